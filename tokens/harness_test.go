@@ -1,0 +1,368 @@
+package tokens
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/turbot/steampipe-plugin-sdk/v5/grpc"
+	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
+	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
+	"google.golang.org/grpc/metadata"
+)
+
+// The tests run the plugin through the SDK's own execution path, in process: the
+// same Execute that Steampipe and the Postgres extension call, with real quals,
+// LIMITs and connection configs, against the sandbox upstreams.
+
+var (
+	server *grpc.PluginServer
+	logs   = &lockedBuffer{}
+	// every sandbox any test started, so the final log scan knows all their secrets
+	sandboxes   []*sandbox.Sandbox
+	sandboxesMu sync.Mutex
+	connSeq     atomic.Int64
+)
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestMain(m *testing.M) {
+	// Log everything the SDK and the plugin say, and keep it for the final scan.
+	os.Setenv("STEAMPIPE_LOG_LEVEL", "TRACE")
+	r, w, err := os.Pipe()
+	if err != nil {
+		panic(err)
+	}
+	realStderr := os.Stderr
+	os.Stderr = w
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(logs, r)
+		close(copied)
+	}()
+
+	server = plugin.Server(&plugin.ServeOpts{PluginFunc: Plugin})
+	code := m.Run()
+
+	w.Close()
+	<-copied
+	os.Stderr = realStderr
+	if code == 0 && !raceEnabled {
+		code = scanLogsForSecrets(realStderr)
+	}
+	os.Exit(code)
+}
+
+// sdkRaces explains why tests through the SDK's execution path skip under -race.
+const sdkRaces = "the SDK's execution path races on its own row counters " +
+	"(steampipe-plugin-sdk v5.14.1 plugin/query_data.go: queryStatus.rowsStreamed is written by " +
+	"streamLeafListItem and read by streamRow and RowsRemaining without synchronisation); " +
+	"this test runs in the non-race pass of make test, and the plugin's own concurrency has race tests of its own"
+
+// scanLogsForSecrets fails the run if any log line of any test holds a secret.
+func scanLogsForSecrets(out io.Writer) int {
+	text := logs.String()
+	sandboxesMu.Lock()
+	defer sandboxesMu.Unlock()
+	if len(text) < 1000 || len(sandboxes) == 0 {
+		fmt.Fprintln(out, "secret scan: the tests produced no logs to scan; is STEAMPIPE_LOG_LEVEL honoured?")
+		return 1
+	}
+	for _, sb := range sandboxes {
+		for _, secret := range sb.Secrets() {
+			if i := strings.Index(text, secret); i >= 0 {
+				fmt.Fprintf(out, "secret scan: a sandbox secret (%d chars, starting %q) appears in the plugin logs at byte %d\n", len(secret), secret[:min(4, len(secret))], i)
+				return 1
+			}
+		}
+	}
+	fmt.Fprintf(out, "secret scan: %d bytes of TRACE logs from %d sandboxes hold no secret\n", len(text), len(sandboxes))
+	return 0
+}
+
+// env is one sandbox and a connection to it.
+type env struct {
+	t    *testing.T
+	sb   *sandbox.Sandbox
+	url  string
+	conn string
+}
+
+// newEnv starts a sandbox and a connection whose config is built by cfg from it.
+func newEnv(t *testing.T, sbc sandbox.Config, cfg func(sb *sandbox.Sandbox, url string) string) *env {
+	t.Helper()
+	if raceEnabled {
+		t.Skip(sdkRaces)
+	}
+	sb := sandbox.New(sbc)
+	ts := httptest.NewServer(sb)
+	t.Cleanup(ts.Close)
+	sandboxesMu.Lock()
+	sandboxes = append(sandboxes, sb)
+	sandboxesMu.Unlock()
+	e := &env{t: t, sb: sb, url: ts.URL}
+	e.conn = e.connect(cfg(sb, ts.URL))
+	return e
+}
+
+// fullConfig configures all three upstreams against the sandbox, fast retries.
+func fullConfig(extra ...string) func(*sandbox.Sandbox, string) string {
+	return func(sb *sandbox.Sandbox, url string) string {
+		return fmt.Sprintf(`
+vercel_api_token = %q
+vercel_base_url = "%s/vercel"
+query_server_url = "%s/query"
+query_server_token = %q
+clerk_secret_key = %q
+clerk_base_url = "%s/clerk/v1"
+request_timeout = 5
+%s
+`, sb.VercelToken(), url, url, sb.QueryServerAdminToken(), sb.ClerkSecretKey(), url, strings.Join(extra, "\n"))
+	}
+}
+
+// connect adds a connection with the given config body and returns its name.
+// Each test gets its own connection, so cached clients never cross tests.
+func (e *env) connect(config string) string {
+	e.t.Helper()
+	name := fmt.Sprintf("tokens_t%d", connSeq.Add(1))
+	res, err := server.SetAllConnectionConfigs(&proto.SetAllConnectionConfigsRequest{
+		Configs: []*proto.ConnectionConfig{{
+			Connection: name, Plugin: "tokens", PluginShortName: "tokens", PluginInstance: "tokens", Config: config,
+		}},
+		MaxCacheSizeMb: 16,
+	})
+	if err != nil {
+		e.t.Fatalf("set connection config: %v", err)
+	}
+	if msg := res.FailedConnections[name]; msg != "" {
+		e.t.Fatalf("connection %s failed to load: %s", name, msg)
+	}
+	return name
+}
+
+// query describes one scan: the table, requested columns, quals and limit.
+type query struct {
+	table   string
+	columns []string
+	quals   map[string]any // column -> value (string, int64, bool) or []string for IN
+	limit   int64          // 0: no limit
+	cache   bool
+}
+
+type row map[string]any
+
+// rowStream receives what the plugin streams, exactly as Steampipe's gRPC server would.
+type rowStream struct {
+	ctx  context.Context
+	rows chan *proto.ExecuteResponse
+}
+
+func (s *rowStream) Send(r *proto.ExecuteResponse) error {
+	select {
+	case s.rows <- r:
+		return nil
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	}
+}
+func (s *rowStream) Context() context.Context     { return s.ctx }
+func (s *rowStream) SetHeader(metadata.MD) error  { return nil }
+func (s *rowStream) SendHeader(metadata.MD) error { return nil }
+func (s *rowStream) SetTrailer(metadata.MD)       {}
+func (s *rowStream) SendMsg(any) error            { return nil }
+func (s *rowStream) RecvMsg(any) error            { return nil }
+
+// run executes a scan and returns its rows, or the error the user would see.
+// Every row and error is checked for secrets before it is returned.
+func (e *env) run(q query) ([]row, error) {
+	e.t.Helper()
+	return runOn(e.t, e.conn, q, e.sb)
+}
+
+func runOn(t *testing.T, conn string, q query, sbs ...*sandbox.Sandbox) ([]row, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return runWithContext(ctx, t, conn, q, sbs...)
+}
+
+// runWithContext runs a scan that ends when ctx does, as a cancelled query would.
+func runWithContext(ctx context.Context, t *testing.T, conn string, q query, sbs ...*sandbox.Sandbox) ([]row, error) {
+	t.Helper()
+	cols := q.columns
+	if len(cols) == 0 {
+		cols = columnsOf(t, q.table)
+	}
+	limit := int64(-1)
+	var limitProto *proto.NullableInt
+	if q.limit > 0 {
+		limit = q.limit
+		limitProto = &proto.NullableInt{Value: q.limit}
+	}
+	req := &proto.ExecuteRequest{
+		Table:        q.table,
+		QueryContext: proto.NewQueryContext(cols, qualMap(q.quals), limit, nil),
+		CallId:       grpc.BuildCallId(),
+		Connection:   conn,
+		ExecuteConnectionData: map[string]*proto.ExecuteConnectionData{
+			conn: {Limit: limitProto, CacheEnabled: q.cache, CacheTtl: 300},
+		},
+	}
+	stream := &rowStream{ctx: ctx, rows: make(chan *proto.ExecuteResponse)}
+	done := make(chan error, 1)
+	go func() { done <- server.Execute(req, stream) }()
+	var rows []row
+	var err error
+	for finished := false; !finished; {
+		select {
+		case resp := <-stream.rows:
+			if resp.Row != nil {
+				rows = append(rows, decodeRow(t, resp.Row))
+			}
+		case err = <-done:
+			finished = true
+		}
+	}
+	assertNoSecrets(t, q.table, rows, err, sbs...)
+	return rows, err
+}
+
+// assertNoSecrets: no secret in any column (but the two sign_in_tokens exists to
+// return) and none in the error text.
+func assertNoSecrets(t *testing.T, table string, rows []row, err error, sbs ...*sandbox.Sandbox) {
+	t.Helper()
+	var texts []string
+	for _, r := range rows {
+		for col, v := range r {
+			if table == "sign_in_tokens" && (col == "token" || col == "url") {
+				continue
+			}
+			texts = append(texts, fmt.Sprint(v))
+		}
+	}
+	if err != nil {
+		texts = append(texts, err.Error())
+	}
+	all := strings.Join(texts, "\n")
+	for _, sb := range sbs {
+		for _, secret := range sb.Secrets() {
+			if strings.Contains(all, secret) {
+				t.Fatalf("a secret (%d chars) reached a %s column or error", len(secret), table)
+			}
+		}
+	}
+}
+
+func (e *env) mustRun(q query) []row {
+	e.t.Helper()
+	rows, err := e.run(q)
+	if err != nil {
+		e.t.Fatalf("query %s %v: %v", q.table, q.quals, err)
+	}
+	return rows
+}
+
+func qualMap(quals map[string]any) map[string]*proto.Quals {
+	m := map[string]*proto.Quals{}
+	for col, v := range quals {
+		m[col] = &proto.Quals{Quals: []*proto.Qual{{
+			FieldName: col,
+			Operator:  &proto.Qual_StringValue{StringValue: "="},
+			Value:     qualValue(v),
+		}}}
+	}
+	return m
+}
+
+func qualValue(v any) *proto.QualValue {
+	switch x := v.(type) {
+	case string:
+		return &proto.QualValue{Value: &proto.QualValue_StringValue{StringValue: x}}
+	case int64:
+		return &proto.QualValue{Value: &proto.QualValue_Int64Value{Int64Value: x}}
+	case int:
+		return &proto.QualValue{Value: &proto.QualValue_Int64Value{Int64Value: int64(x)}}
+	case bool:
+		return &proto.QualValue{Value: &proto.QualValue_BoolValue{BoolValue: x}}
+	case []string:
+		list := &proto.QualValueList{}
+		for _, s := range x {
+			list.Values = append(list.Values, qualValue(s))
+		}
+		return &proto.QualValue{Value: &proto.QualValue_ListValue{ListValue: list}}
+	}
+	panic(fmt.Sprintf("unsupported qual value %T", v))
+}
+
+// decodeRow turns a streamed row into Go values: nil for NULL, string, bool, int64,
+// time.Time (UTC) and decoded JSON.
+func decodeRow(t *testing.T, r *proto.Row) row {
+	out := row{}
+	for name, c := range r.Columns {
+		switch v := c.Value.(type) {
+		case *proto.Column_NullValue:
+			out[name] = nil
+		case *proto.Column_StringValue:
+			out[name] = v.StringValue
+		case *proto.Column_BoolValue:
+			out[name] = v.BoolValue
+		case *proto.Column_IntValue:
+			out[name] = v.IntValue
+		case *proto.Column_DoubleValue:
+			out[name] = v.DoubleValue
+		case *proto.Column_TimestampValue:
+			out[name] = v.TimestampValue.AsTime().UTC()
+		case *proto.Column_JsonValue:
+			var j any
+			if err := json.Unmarshal(v.JsonValue, &j); err != nil {
+				t.Fatalf("column %s: invalid JSON: %v", name, err)
+			}
+			out[name] = j
+		default:
+			t.Fatalf("column %s: unexpected value type %T", name, c.Value)
+		}
+	}
+	return out
+}
+
+var schemaOnce sync.Map // table -> []string
+
+// columnsOf lists a table's columns from the plugin's own schema.
+func columnsOf(t *testing.T, table string) []string {
+	if v, ok := schemaOnce.Load(table); ok {
+		return v.([]string)
+	}
+	p := Plugin(context.Background())
+	var cols []string
+	for _, c := range p.TableMap[table].Columns {
+		cols = append(cols, c.Name)
+	}
+	schemaOnce.Store(table, cols)
+	return cols
+}
