@@ -1,0 +1,76 @@
+connection "tokens" {
+  plugin = "local/tokens"
+
+  # Every argument below is optional and commented out. An upstream is used when its
+  # credentials are set; the others contribute no rows. Arguments set here win over
+  # the environment variables named beside them.
+
+  # ---- Vercel: personal access tokens (table user_tokens) ----
+  # A classic personal token with full account scope, from https://vercel.com/account/tokens.
+  # Can also be set with the VERCEL_API_TOKEN environment variable.
+  # vercel_api_token = "vcp_3aZ8kQ1mN4pR7sT0wX2yB5cD"
+
+  # Vercel's API address. Change it only for a proxy or a test emulation.
+  # Can also be set with the VERCEL_BASE_URL environment variable. Default: https://api.vercel.com
+  # vercel_base_url = "https://api.vercel.com"
+
+  # ---- Query Server (github.com/gc-victor/query): user tokens (table user_tokens) ----
+  # The server's address, and the user token of an active admin user of that server
+  # (the CLI's `query settings` shows it). Both or neither.
+  # Can also be set with the QUERY_SERVER_URL and QUERY_SERVER_TOKEN environment variables.
+  # query_server_url   = "https://query.example.com"
+  # query_server_token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ1c2VyX3Rva2VuIn0.c2lnbmF0dXJl"
+
+  # ---- Clerk: sign-in tokens (table sign_in_tokens) ----
+  # The instance's secret key (sk_live_... or sk_test_...), from the Clerk dashboard's API keys page.
+  # Can also be set with the CLERK_SECRET_KEY environment variable.
+  # clerk_secret_key = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+
+  # Clerk's Backend API address. Can also be set with the CLERK_API_URL environment variable.
+  # Default: https://api.clerk.com/v1
+  # clerk_base_url = "https://api.clerk.com/v1"
+
+  # Creating or revoking a sign-in token from SQL is off until switched on here (there
+  # is deliberately no environment variable for these). With create on,
+  #   select url from sign_in_tokens where user_id = 'user_...'
+  # mints a live sign-in link; with revoke on,
+  #   select id from sign_in_tokens where id = 'sit_...' and status = 'revoked'
+  # revokes one. Default: false.
+  # allow_sign_in_token_create = false
+  # allow_sign_in_token_revoke = false
+
+  # ---- Requests ----
+  # Retries of a request that was throttled (429) or failed on the server's side (5xx),
+  # honouring Retry-After and Vercel's X-RateLimit-Reset. 0 to 20.
+  # Can also be set with the TOKENS_MAX_RETRIES environment variable. Default: 5
+  # max_retries = 5
+
+  # Seconds a single request may take, including reading its answer.
+  # Can also be set with the TOKENS_REQUEST_TIMEOUT environment variable. Default: 30
+  # request_timeout = 30
+}
+
+# Rate limiters, one per upstream and connection. To change one, restate it whole in a
+# plugin block (for example in ~/.steampipe/config/tokens.spc):
+#
+# plugin "local/tokens" {
+#   limiter "tokens_vercel" {
+#     bucket_size = 50
+#     fill_rate   = 50
+#     scope       = ["connection", "upstream"]
+#     where       = "upstream = 'vercel'"
+#   }
+#   limiter "tokens_query_server" {
+#     bucket_size = 50
+#     fill_rate   = 50
+#     scope       = ["connection", "upstream"]
+#     where       = "upstream = 'query_server'"
+#   }
+#   # Clerk allows 100 requests per 10 s on development instances and 1000 on production ones.
+#   limiter "tokens_clerk" {
+#     bucket_size = 10
+#     fill_rate   = 10
+#     scope       = ["connection", "upstream"]
+#     where       = "upstream = 'clerk'"
+#   }
+# }
