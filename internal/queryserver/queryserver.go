@@ -121,6 +121,13 @@ func (c *Client) UserTokens(ctx context.Context) ([]UserToken, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeUserTokens(resp, c.token)
+}
+
+// decodeUserTokens reads the list, telling which row holds own (this client's token),
+// and wipes the body, which holds every row's secret.
+func decodeUserTokens(resp *upstream.Response, own []byte) ([]UserToken, error) {
+	defer clear(resp.Body)
 	var body struct {
 		Data *[]json.RawMessage `json:"data"`
 	}
@@ -148,10 +155,9 @@ func (c *Client) UserTokens(ctx context.Context) ([]UserToken, error) {
 			Write:          r.Write.Value != 0,
 			CreatedAt:      r.CreatedAt.Value,
 			UpdatedAt:      r.UpdatedAt.Value,
-			IsCurrent:      r.Token != "" && subtle.ConstantTimeCompare([]byte(r.Token), c.token) == 1,
+			IsCurrent:      r.Token != "" && subtle.ConstantTimeCompare([]byte(r.Token), own) == 1,
 		})
 	}
-	clear(resp.Body) // every row's secret is in these bytes
 	return out, nil
 }
 
@@ -162,6 +168,12 @@ func (c *Client) Users(ctx context.Context) ([]User, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeUsers(resp)
+}
+
+// decodeUsers reads the user list and wipes the body, which holds the password hashes.
+func decodeUsers(resp *upstream.Response) ([]User, error) {
+	defer clear(resp.Body)
 	var body struct {
 		Data *[]struct {
 			UUID   upstream.Text   `json:"uuid"`
@@ -180,7 +192,6 @@ func (c *Client) Users(ctx context.Context) ([]User, error) {
 	for _, u := range *body.Data {
 		out = append(out, User{UUID: string(u.UUID), Email: string(u.Email), Admin: u.Admin.Value != 0, Active: u.Active.Value != 0})
 	}
-	clear(resp.Body) // the password hashes are in these bytes
 	return out, nil
 }
 

@@ -195,35 +195,14 @@ func (p *Pager) Next(ctx context.Context) ([]Token, error) {
 		return nil, err
 	}
 	p.pages++
-	var body struct {
-		Tokens     *[]Token `json:"tokens"`
-		Pagination *struct {
-			Next json.RawMessage `json:"next"`
-		} `json:"pagination"`
-	}
-	if err := resp.JSON(&body); err != nil {
+	tokens, cursor, err := decodePage(resp)
+	if err != nil {
 		return nil, err
-	}
-	if body.Tokens == nil {
-		return nil, resp.DecodeError("JSON of an unexpected shape (no tokens array)")
-	}
-	for i := range *body.Tokens {
-		if (*body.Tokens)[i].ID == "" {
-			return nil, resp.DecodeError("JSON of an unexpected shape (tokens[%d] has no id)", i)
-		}
-	}
-	var next json.RawMessage
-	if body.Pagination != nil {
-		next = body.Pagination.Next
-	}
-	cursor, ok := cursorText(next)
-	if !ok {
-		return nil, resp.DecodeError("JSON of an unexpected shape (pagination.next is neither a number, a string nor null)")
 	}
 	switch {
 	case cursor == "":
 		p.done = true
-	case len(*body.Tokens) == 0:
+	case len(tokens) == 0:
 		p.done = true
 		return nil, resp.ProtocolError("page %d is empty but names a next page; stopping rather than looping", p.pages)
 	case p.seen[cursor] || cursor == p.until:
@@ -232,7 +211,37 @@ func (p *Pager) Next(ctx context.Context) ([]Token, error) {
 	}
 	p.seen[cursor] = true
 	p.until = cursor
-	return *body.Tokens, nil
+	return tokens, nil
+}
+
+// decodePage reads one list page: its tokens, and the next cursor as text ("" at the end).
+func decodePage(resp *upstream.Response) ([]Token, string, error) {
+	var body struct {
+		Tokens     *[]Token `json:"tokens"`
+		Pagination *struct {
+			Next json.RawMessage `json:"next"`
+		} `json:"pagination"`
+	}
+	if err := resp.JSON(&body); err != nil {
+		return nil, "", err
+	}
+	if body.Tokens == nil {
+		return nil, "", resp.DecodeError("JSON of an unexpected shape (no tokens array)")
+	}
+	for i := range *body.Tokens {
+		if (*body.Tokens)[i].ID == "" {
+			return nil, "", resp.DecodeError("JSON of an unexpected shape (tokens[%d] has no id)", i)
+		}
+	}
+	var next json.RawMessage
+	if body.Pagination != nil {
+		next = body.Pagination.Next
+	}
+	cursor, ok := cursorText(next)
+	if !ok {
+		return nil, "", resp.DecodeError("JSON of an unexpected shape (pagination.next is neither a number, a string nor null)")
+	}
+	return *body.Tokens, cursor, nil
 }
 
 // cursorText renders pagination.next for the next request's `until`: a number as its
