@@ -3,12 +3,15 @@ package tokens
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/clerk"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
 	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
 )
@@ -88,12 +91,17 @@ func listSignInTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.Hydrat
 			return nil, flagOff(s, argAllowRevoke, "revoke")
 		}
 		for _, id := range ids.values {
-			if !actions.claim("revoke:" + id) {
-				continue
+			if id == "" || !actions.claim("revoke:"+id) {
+				continue // no token has an empty id; and never revoke twice in one statement
 			}
 			t, err := c.clerk.Revoke(ctx, id)
 			if err != nil {
-				return nil, s.explainClerk(err, "revoking "+id)
+				err = s.explainClerk(err, "revoking "+shortID(id))
+				if ue, ok := err.(*UpstreamError); ok && ue.Cause.Kind == upstream.KindStatus && ue.Cause.Status == http.StatusNotFound {
+					ue.Advice = "Clerk has no sign-in token " + shortID(id) + " in the instance of " + argClerkKey.named() +
+						" (sk_test_ and sk_live_ keys are different instances)"
+				}
+				return nil, err
 			}
 			d.StreamListItem(ctx, &signInToken{ID: t.ID, UserID: t.UserID, Status: t.Status,
 				CreatedAt: t.CreatedAt.Ptr(), UpdatedAt: t.UpdatedAt.Ptr()})
@@ -127,15 +135,15 @@ func listSignInTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.Hydrat
 			params.ExpiresInSeconds = &lifetimes.values[0]
 		}
 		for _, user := range users.values {
-			if !actions.claim("create:" + user) {
-				continue
+			if user == "" || !actions.claim("create:"+user) {
+				continue // no user has an empty id; and one token per user per statement
 			}
 			params.UserID = user
 			// A create in flight is finished even if the statement is cancelled meanwhile:
 			// only its answer tells which token to revoke.
 			t, err := c.clerk.Create(context.WithoutCancel(ctx), params)
 			if err != nil {
-				return nil, actions.fail(ctx, c, s.explainClerk(err, "creating a sign-in token for "+user))
+				return nil, actions.fail(ctx, c, s.explainCreate(err, user))
 			}
 			if !actions.minted(ctx, c, t.ID) {
 				return nil, nil // another part of this statement failed; this token was revoked
@@ -168,6 +176,47 @@ func flagOff(s *settings, flag argument, action string) error {
 	return &UsageError{Table: "sign_in_tokens", Message: fmt.Sprintf(
 		"this query would %s a sign-in token, which connection %q does not allow: set %s = true in its connection config to allow it",
 		action, s.connection, flag.name)}
+}
+
+// explainCreate adds, when Clerk may have acted on a create it did not confirm (a 5xx
+// other than 503, a connection lost after sending, an unreadable answer), that a
+// token may exist that this query cannot show.
+func (s *settings) explainCreate(err error, user string) error {
+	err = s.explainClerk(err, "creating a sign-in token for "+shortID(user))
+	ue, ok := err.(*UpstreamError)
+	switch {
+	case !ok:
+	case ue.Cause.Kind == upstream.KindStatus && ue.Cause.Status == http.StatusNotFound:
+		ue.Advice = "Clerk has no user " + shortID(user) + " in the instance of " + argClerkKey.named() +
+			" (sk_test_ and sk_live_ keys are different instances)"
+	case ue.Cause.Kind == upstream.KindNetwork && ue.Cause.Status >= 200 && ue.Cause.Status < 300:
+		ue.Advice += " Clerk created the token (it answered " + strconv.Itoa(ue.Cause.Status) + ") but its answer was cut off, " +
+			"so the token cannot be shown; it cannot be listed either, and lapses after expires_in_seconds (30 days by default)"
+	case createMayHaveHappened(ue.Cause):
+		ue.Advice += " Clerk may have created the token anyway: it cannot be listed, and it lapses " +
+			"after expires_in_seconds (30 days by default); the create was not repeated, so there is at most one"
+	}
+	return err
+}
+
+func createMayHaveHappened(e *upstream.Error) bool {
+	switch e.Kind {
+	case upstream.KindDecode, upstream.KindTimeout:
+		return true
+	case upstream.KindNetwork:
+		return !e.NeverSent // a connection that was never made left nothing behind
+	case upstream.KindStatus:
+		return e.Status >= 500 && e.Status != http.StatusServiceUnavailable
+	}
+	return false
+}
+
+// shortID keeps a user-supplied id readable in a message.
+func shortID(id string) string {
+	if len(id) > 64 {
+		return id[:64] + "…"
+	}
+	return id
 }
 
 func (s *settings) explainClerk(err error, doing string) error {

@@ -67,6 +67,10 @@ type Request struct {
 	// Idempotent requests are retried on every transient failure. Others only when the
 	// upstream certainly did not act on them: 429, 503, or a connection never made.
 	Idempotent bool
+	// Action requests are confirmed by a 2xx status alone: one whose answer is then cut
+	// off is not repeated (a repeat may be refused, the action being done); the caller
+	// gets a KindNetwork error carrying that 2xx status.
+	Action bool
 }
 
 // Response is a final answer below 400.
@@ -180,7 +184,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		}
 		body = b
 	}
-	st := &callState{idempotent: r.Idempotent, maxBody: c.maxBody}
+	st := &callState{idempotent: r.Idempotent, action: r.Action, maxBody: c.maxBody}
 	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, stateKey{}, st), r.Method, u.String(), body)
 	if err != nil {
 		return nil, &Error{Provider: c.provider, Method: r.Method, Path: r.Path, Kind: KindProtocol, Message: "cannot build request"}
@@ -219,13 +223,21 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			return nil, e
 		case isTimeout(doErr):
 			return nil, fail(KindTimeout, 0, nil)
+		case errors.Is(doErr, io.ErrUnexpectedEOF):
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+			}
+			return nil, fail(KindNetwork, status, scrubbedError{"the answer was cut off before its end"})
 		default:
 			cause := doErr
 			var ue *url.Error
 			if errors.As(doErr, &ue) {
 				cause = ue.Err // the URL is in the message already
 			}
-			return nil, fail(KindNetwork, 0, scrubbedError{scrubSecrets(cause.Error(), c.auth)})
+			e := fail(KindNetwork, 0, scrubbedError{scrubSecrets(cause.Error(), c.auth)})
+			e.NeverSent = neverSent(doErr)
+			return nil, e
 		}
 	}
 	if st.body == nil {
@@ -317,6 +329,7 @@ type stateKey struct{}
 // callState follows one logical call through retryablehttp's attempts.
 type callState struct {
 	idempotent bool
+	action     bool
 	maxBody    int64
 	attempts   int
 	body       []byte
@@ -362,7 +375,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 			return false, nil
 		}
 		if resp != nil { // the status was final but its body broke off
-			return st.idempotent, nil
+			return st.idempotent && !(st.action && resp.StatusCode < 300), nil
 		}
 		if retry, _ := retryablehttp.DefaultRetryPolicy(ctx, nil, err); !retry {
 			return false, nil

@@ -241,7 +241,7 @@ func TestConnectionRefusedIsRetriedEvenForCreates(t *testing.T) {
 	l.Close()
 	_, err = post(client(t, "http://"+addr))
 	e, _ := As(err)
-	if e == nil || e.Kind != KindNetwork || e.Attempts != 4 {
+	if e == nil || e.Kind != KindNetwork || e.Attempts != 4 || !e.NeverSent {
 		t.Fatalf("err = %#v", err)
 	}
 }

@@ -44,6 +44,7 @@ type Error struct {
 	RetryAfter time.Duration // the wait the upstream last asked for, if any
 	Attempts   int           // requests made, including retries
 	Elapsed    time.Duration // time spent across all attempts
+	NeverSent  bool          // a network failure before the request left (no connection)
 	Err        error         // underlying transport or decode error, if any
 }
 
