@@ -41,6 +41,7 @@ func servers(base string) map[string]string {
 		"bad_vercel":  regexp.MustCompile(`(vercel_api_token\s*=\s*")`).ReplaceAllString(base, "${1}wrong"),
 		"no_upstream": `max_retries = 1`,
 		"bad_number":  base + "\nmax_retries = \"often\"\n",
+		"fast_fail":   base + "\nmax_retries = 1\nrequest_timeout = 0.5\nallow_sign_in_token_create = true\n",
 	}
 }
 
@@ -468,4 +469,49 @@ func exampleTitles(doc []byte) []string {
 		}
 	}
 	return titles
+}
+
+// A few cases of the fault matrix (tokens/fault_matrix_test.go) again through Postgres.
+func TestFaultsThroughPostgres(t *testing.T) {
+	c := connect(t)
+	st := state(t)
+	cases := []struct {
+		name  string
+		fault sandbox.Fault
+		sql   string
+		want  []string // error phrases; none means every row
+		rows  int
+	}{
+		{"Query Server answer cut off once", sandbox.Fault{Upstream: "query_server", Path: "/_/user/token", Kind: "truncate", Times: 1},
+			"select id from user_tokens where provider = 'query_server'", nil, st.QueryServerUserTokens},
+		{"Vercel 500 always", sandbox.Fault{Upstream: "vercel", Kind: "status", Status: 500},
+			"select id from fast_fail.user_tokens where provider = 'vercel'", []string{"500 Internal Server Error", "gave up after 2 attempts"}, 0},
+		{"Vercel hangs past request_timeout", sandbox.Fault{Upstream: "vercel", Kind: "hang"},
+			"select id from fast_fail.user_tokens where provider = 'vercel'", []string{"no answer within the request timeout", "Raise request_timeout (or TOKENS_REQUEST_TIMEOUT) (now 500ms)"}, 0},
+		{"Vercel JSON of the wrong shape", sandbox.Fault{Upstream: "vercel", Kind: "wrong_shape"},
+			"select id from user_tokens where provider = 'vercel'", []string{"JSON of an unexpected shape"}, 0},
+		{"Clerk create answers 500", sandbox.Fault{Upstream: "clerk", Path: "/sign_in_tokens", Kind: "status", Status: 500, Times: 1},
+			fmt.Sprintf("select id from fast_fail.sign_in_tokens where user_id = '%s'", st.ClerkUserIDs[2]), []string{"500 Internal Server Error", "Clerk may have created the token anyway"}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			control(t, http.MethodPost, "/_sandbox/faults", tc.fault)
+			defer control(t, http.MethodDelete, "/_sandbox/faults", nil)
+			rows, err := rowsOf(t, c, tc.sql)
+			if tc.want == nil {
+				if err != nil || len(rows) != tc.rows {
+					t.Fatalf("%d rows (want %d), err %v", len(rows), tc.rows, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
 }

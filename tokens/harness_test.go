@@ -89,7 +89,10 @@ func scanLogsForSecrets(out io.Writer) int {
 	text := logs.String()
 	sandboxesMu.Lock()
 	defer sandboxesMu.Unlock()
-	if len(text) < 1000 || len(sandboxes) == 0 {
+	if len(sandboxes) == 0 {
+		return 0 // no test of this run used an upstream
+	}
+	if len(text) < 1000 {
 		fmt.Fprintln(out, "secret scan: the tests produced no logs to scan; is STEAMPIPE_LOG_LEVEL honoured?")
 		return 1
 	}
@@ -107,10 +110,11 @@ func scanLogsForSecrets(out io.Writer) int {
 
 // env is one sandbox and a connection to it.
 type env struct {
-	t    *testing.T
-	sb   *sandbox.Sandbox
-	url  string
-	conn string
+	t         *testing.T
+	sb        *sandbox.Sandbox
+	url       string
+	conn      string
+	pendingID string // a sign-in token a test created to revoke
 }
 
 // newEnv starts a sandbox and a connection whose config is built by cfg from it.
@@ -133,6 +137,12 @@ func newEnv(t *testing.T, sbc sandbox.Config, cfg func(sb *sandbox.Sandbox, url 
 // fullConfig configures all three upstreams against the sandbox, fast retries.
 func fullConfig(extra ...string) func(*sandbox.Sandbox, string) string {
 	return func(sb *sandbox.Sandbox, url string) string {
+		timeout := "request_timeout = 5"
+		for _, x := range extra {
+			if strings.HasPrefix(x, "request_timeout") {
+				timeout = ""
+			}
+		}
 		return fmt.Sprintf(`
 vercel_api_token = %q
 vercel_base_url = "%s/vercel"
@@ -140,9 +150,9 @@ query_server_url = "%s/query"
 query_server_token = %q
 clerk_secret_key = %q
 clerk_base_url = "%s/clerk/v1"
-request_timeout = 5
 %s
-`, sb.VercelToken(), url, url, sb.QueryServerAdminToken(), sb.ClerkSecretKey(), url, strings.Join(extra, "\n"))
+%s
+`, sb.VercelToken(), url, url, sb.QueryServerAdminToken(), sb.ClerkSecretKey(), url, timeout, strings.Join(extra, "\n"))
 	}
 }
 
