@@ -17,7 +17,7 @@ import (
 // These run without the SDK's execution path, so they also run under -race.
 
 func TestStatementClaimsAreExclusive(t *testing.T) {
-	a := &statementActions{done: map[string]bool{}, started: time.Now()}
+	a := &statementActions{done: map[string]bool{}}
 	var wins atomic.Int32
 	var wg sync.WaitGroup
 	for range 64 {
@@ -33,19 +33,23 @@ func TestStatementClaimsAreExclusive(t *testing.T) {
 	}
 }
 
-func TestStatementsAreKeptApartAndForgotten(t *testing.T) {
+func TestScansAreKeptApartAndForgotten(t *testing.T) {
 	d1 := &plugin.QueryData{Connection: &plugin.Connection{Name: "a"}, QueryContext: &plugin.QueryContext{}}
 	d2 := &plugin.QueryData{Connection: &plugin.Connection{Name: "a"}, QueryContext: &plugin.QueryContext{}}
 	if actionsFor(d1) == actionsFor(d2) || actionsFor(d1) != actionsFor(d1) {
-		t.Fatal("a statement's record must be its own and stable")
+		t.Fatal("a scan's record must be its own and stable")
 	}
-	actionsFor(d1).started = time.Now().Add(-2 * statementMemory)
-	actionsFor(d2) // any call purges expired records
-	statements.Lock()
-	_, kept := statements.m[statementKey{"a", d1.QueryContext}]
-	statements.Unlock()
+	statements.mu.Lock()
+	e := statements.m[scanKey{"a", d1.QueryContext}]
+	e.started = time.Now().Add(-2 * scanMemory)
+	statements.m[scanKey{"a", d1.QueryContext}] = e
+	statements.mu.Unlock()
+	actionsFor(d2) // any call forgets expired scans
+	statements.mu.Lock()
+	_, kept := statements.m[scanKey{"a", d1.QueryContext}]
+	statements.mu.Unlock()
 	if kept {
-		t.Fatal("an expired statement record was kept")
+		t.Fatal("an expired scan record was kept")
 	}
 }
 
@@ -59,7 +63,7 @@ func TestFailureRevokesEveryMintConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &clients{clerk: cl}
-	a := &statementActions{done: map[string]bool{}, started: time.Now()}
+	a := &statementActions{done: map[string]bool{}}
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for i, user := range sb.ClerkUserIDs() {

@@ -232,45 +232,17 @@ func (s *settings) explainClerk(err error, doing string) error {
 // any create fails, the tokens the statement already minted are revoked, so a failed
 // statement leaves no live sign-in link that nobody saw.
 type statementActions struct {
-	mu      sync.Mutex
-	done    map[string]bool
-	mints   []string
-	failed  bool
-	started time.Time
+	mu     sync.Mutex
+	done   map[string]bool
+	mints  []string
+	failed bool
 }
 
-var statements = struct {
-	sync.Mutex
-	m map[statementKey]*statementActions
-}{m: map[statementKey]*statementActions{}}
+var statements = scanRegistry[*statementActions]{new: func() *statementActions {
+	return &statementActions{done: map[string]bool{}}
+}}
 
-// statementKey identifies a statement's scan: the SDK shares one QueryContext among
-// all the lists it runs for that scan.
-type statementKey struct {
-	connection string
-	qc         *plugin.QueryContext
-}
-
-// statementMemory is how long a scan's record is kept; scans end long before.
-const statementMemory = 10 * time.Minute
-
-func actionsFor(d *plugin.QueryData) *statementActions {
-	statements.Lock()
-	defer statements.Unlock()
-	now := time.Now()
-	for k, a := range statements.m {
-		if now.Sub(a.started) > statementMemory {
-			delete(statements.m, k)
-		}
-	}
-	key := statementKey{d.Connection.Name, d.QueryContext}
-	a, ok := statements.m[key]
-	if !ok {
-		a = &statementActions{done: map[string]bool{}, started: now}
-		statements.m[key] = a
-	}
-	return a
-}
+func actionsFor(d *plugin.QueryData) *statementActions { return statements.get(d) }
 
 // claim returns true the first time an action is asked for in the statement.
 func (a *statementActions) claim(action string) bool {

@@ -114,6 +114,10 @@ func (q *userTokenQuery) keep(r *userToken) bool {
 
 func listUserTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
 	up, _ := plugin.GetMatrixItem(ctx)["upstream"].(string)
+	scan := scanFor(d)
+	if up == upstreamVercel {
+		defer scan.vercelDone() // however the Vercel list ends
+	}
 	q := newUserTokenQuery(d)
 	if !q.providers.allows(up) || q.ids.none() || q.teamIDs.none() || q.emails.none() {
 		return nil, nil
@@ -142,12 +146,39 @@ func listUserTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateD
 		if s.queryServerErr != nil {
 			return nil, s.queryServerErr
 		}
-		if c.queryServer != nil {
-			return nil, s.explain(queryServerArgs, s.queryServerURL, listQueryServerTokens(ctx, d, c.queryServer, q))
+		if c.queryServer == nil {
+			return nil, nil
 		}
+		if q.limited {
+			// With a LIMIT, let Vercel's first pages fill it: if they do, this costs nothing.
+			select {
+			case <-scan.vercelListed:
+			case <-ctx.Done():
+				return nil, nil
+			}
+			if d.RowsRemaining(ctx) == 0 {
+				return nil, nil
+			}
+		}
+		return nil, s.explain(queryServerArgs, s.queryServerURL, listQueryServerTokens(ctx, d, c.queryServer, q))
 	}
 	return nil, nil
 }
+
+// userTokenScan is shared by the lists the SDK runs for one scan (one per upstream,
+// and one per value of an IN list), which all see the same QueryContext.
+type userTokenScan struct {
+	vercelListed chan struct{}
+	once         sync.Once
+}
+
+func (s *userTokenScan) vercelDone() { s.once.Do(func() { close(s.vercelListed) }) }
+
+var userTokenScans = scanRegistry[*userTokenScan]{new: func() *userTokenScan {
+	return &userTokenScan{vercelListed: make(chan struct{})}
+}}
+
+func scanFor(d *plugin.QueryData) *userTokenScan { return userTokenScans.get(d) }
 
 func (q *userTokenQuery) firstProvider() string {
 	for _, p := range []string{upstreamVercel, upstreamQueryServer} {

@@ -336,10 +336,20 @@ func TestUserTokensLimitStopsPaging(t *testing.T) {
 		t.Fatalf("limit 5 over 2000 tokens: %v", reqs)
 	}
 
+	// Every column, both upstreams: Vercel's first page fills the LIMIT, so the
+	// Query Server is never asked (is_current and email cost one cached call each).
 	e.sb.ResetRequests()
-	rows = e.mustRun(query{table: "user_tokens", columns: []string{"id", "provider", "email"}, limit: 5})
+	rows = e.mustRun(query{table: "user_tokens", limit: 5})
 	c := e.counts()
-	if len(rows) != 5 || c.vercelList != 1 || c.qs > 2 {
+	if len(rows) != 5 || c.vercelList != 1 || c.qs != 0 {
+		t.Fatalf("rows %d, Vercel pages %d, Query Server calls %d", len(rows), c.vercelList, c.qs)
+	}
+
+	// When Vercel cannot fill it, the Query Server makes up the rest.
+	small := newEnv(t, sandbox.Config{VercelTokens: 3}, fullConfig())
+	rows = small.mustRun(query{table: "user_tokens", columns: []string{"id", "provider", "email"}, limit: 5})
+	c = small.counts()
+	if len(rows) != 5 || c.vercelList != 1 || c.qs != 2 || len(byID(rows, "query_server")) != 2 {
 		t.Fatalf("rows %d, Vercel pages %d, Query Server calls %d", len(rows), c.vercelList, c.qs)
 	}
 
