@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -29,9 +30,10 @@ var (
 	server *grpc.PluginServer
 	logs   = &lockedBuffer{}
 	// every sandbox any test started, so the final log scan knows all their secrets
-	sandboxes   []*sandbox.Sandbox
-	sandboxesMu sync.Mutex
-	connSeq     atomic.Int64
+	sandboxes    []*sandbox.Sandbox
+	sandboxesMu  sync.Mutex
+	connSeq      atomic.Int64
+	benchmarking bool
 )
 
 type lockedBuffer struct {
@@ -52,8 +54,15 @@ func (b *lockedBuffer) String() string {
 }
 
 func TestMain(m *testing.M) {
-	// Log everything the SDK and the plugin say, and keep it for the final scan.
-	os.Setenv("STEAMPIPE_LOG_LEVEL", "TRACE")
+	// Log everything the SDK and the plugin say, and keep it for the final scan;
+	// benchmarks measure the plugin, not the logging.
+	flag.Parse()
+	benchmarking = flag.Lookup("test.bench").Value.String() != ""
+	if benchmarking {
+		os.Setenv("STEAMPIPE_LOG_LEVEL", "WARN")
+	} else {
+		os.Setenv("STEAMPIPE_LOG_LEVEL", "TRACE")
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		panic(err)
@@ -72,7 +81,7 @@ func TestMain(m *testing.M) {
 	w.Close()
 	<-copied
 	os.Stderr = realStderr
-	if code == 0 && !raceEnabled {
+	if code == 0 && !raceEnabled && !benchmarking {
 		code = scanLogsForSecrets(realStderr)
 	}
 	os.Exit(code)
@@ -110,7 +119,7 @@ func scanLogsForSecrets(out io.Writer) int {
 
 // env is one sandbox and a connection to it.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	sb        *sandbox.Sandbox
 	url       string
 	conn      string
@@ -118,7 +127,7 @@ type env struct {
 }
 
 // newEnv starts a sandbox and a connection whose config is built by cfg from it.
-func newEnv(t *testing.T, sbc sandbox.Config, cfg func(sb *sandbox.Sandbox, url string) string) *env {
+func newEnv(t testing.TB, sbc sandbox.Config, cfg func(sb *sandbox.Sandbox, url string) string) *env {
 	t.Helper()
 	if raceEnabled {
 		t.Skip(sdkRaces)
@@ -215,7 +224,7 @@ func (e *env) run(q query) ([]row, error) {
 	return runOn(e.t, e.conn, q, e.sb)
 }
 
-func runOn(t *testing.T, conn string, q query, sbs ...*sandbox.Sandbox) ([]row, error) {
+func runOn(t testing.TB, conn string, q query, sbs ...*sandbox.Sandbox) ([]row, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -223,8 +232,16 @@ func runOn(t *testing.T, conn string, q query, sbs ...*sandbox.Sandbox) ([]row, 
 }
 
 // runWithContext runs a scan that ends when ctx does, as a cancelled query would.
-func runWithContext(ctx context.Context, t *testing.T, conn string, q query, sbs ...*sandbox.Sandbox) ([]row, error) {
+func runWithContext(ctx context.Context, t testing.TB, conn string, q query, sbs ...*sandbox.Sandbox) ([]row, error) {
 	t.Helper()
+	var rows []row
+	err := execute(ctx, t, conn, q, func(r *proto.Row) { rows = append(rows, decodeRow(t, r)) })
+	assertNoSecrets(t, q.table, rows, err, sbs...)
+	return rows, err
+}
+
+// execute runs one scan through the SDK's Execute and hands each row to onRow.
+func execute(ctx context.Context, t testing.TB, conn string, q query, onRow func(*proto.Row)) error {
 	cols := q.columns
 	if len(cols) == 0 {
 		cols = columnsOf(t, q.table)
@@ -247,25 +264,21 @@ func runWithContext(ctx context.Context, t *testing.T, conn string, q query, sbs
 	stream := &rowStream{ctx: ctx, rows: make(chan *proto.ExecuteResponse)}
 	done := make(chan error, 1)
 	go func() { done <- server.Execute(req, stream) }()
-	var rows []row
-	var err error
-	for finished := false; !finished; {
+	for {
 		select {
 		case resp := <-stream.rows:
 			if resp.Row != nil {
-				rows = append(rows, decodeRow(t, resp.Row))
+				onRow(resp.Row)
 			}
-		case err = <-done:
-			finished = true
+		case err := <-done:
+			return err
 		}
 	}
-	assertNoSecrets(t, q.table, rows, err, sbs...)
-	return rows, err
 }
 
 // assertNoSecrets: no secret in any column (but the two sign_in_tokens exists to
 // return) and none in the error text.
-func assertNoSecrets(t *testing.T, table string, rows []row, err error, sbs ...*sandbox.Sandbox) {
+func assertNoSecrets(t testing.TB, table string, rows []row, err error, sbs ...*sandbox.Sandbox) {
 	t.Helper()
 	var texts []string
 	for _, r := range rows {
@@ -332,7 +345,7 @@ func qualValue(v any) *proto.QualValue {
 
 // decodeRow turns a streamed row into Go values: nil for NULL, string, bool, int64,
 // time.Time (UTC) and decoded JSON.
-func decodeRow(t *testing.T, r *proto.Row) row {
+func decodeRow(t testing.TB, r *proto.Row) row {
 	out := row{}
 	for name, c := range r.Columns {
 		switch v := c.Value.(type) {
@@ -364,7 +377,7 @@ func decodeRow(t *testing.T, r *proto.Row) row {
 var schemaOnce sync.Map // table -> []string
 
 // columnsOf lists a table's columns from the plugin's own schema.
-func columnsOf(t *testing.T, table string) []string {
+func columnsOf(t testing.TB, table string) []string {
 	if v, ok := schemaOnce.Load(table); ok {
 		return v.([]string)
 	}

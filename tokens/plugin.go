@@ -6,7 +6,6 @@ import (
 	"context"
 
 	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
-	"github.com/turbot/steampipe-plugin-sdk/v5/plugin/transform"
 	"github.com/turbot/steampipe-plugin-sdk/v5/rate_limiter"
 )
 
@@ -27,8 +26,7 @@ const (
 // Plugin returns the tokens plugin definition.
 func Plugin(ctx context.Context) *plugin.Plugin {
 	return &plugin.Plugin{
-		Name:             "steampipe-plugin-tokens",
-		DefaultTransform: transform.FromGo().NullIfZero(),
+		Name: "steampipe-plugin-tokens",
 		ConnectionConfigSchema: &plugin.ConnectionConfigSchema{
 			NewInstance: ConfigInstance,
 		},

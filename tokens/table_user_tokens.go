@@ -59,27 +59,48 @@ func tableUserTokens(_ context.Context) *plugin.Table {
 			},
 		},
 		Columns: []*plugin.Column{
-			{Name: "provider", Type: proto.ColumnType_STRING, Description: "Where the token lives: 'vercel' or 'query_server'. A `provider = ...` condition skips the other upstream entirely."},
-			{Name: "id", Type: proto.ColumnType_STRING, Description: "The token's identifier at its provider (for the Query Server, the row id as text). With `id = ...`, Vercel is asked for that one token."},
-			{Name: "name", Type: proto.ColumnType_STRING, Description: "The token's name. Query Server user tokens have none."},
-			{Name: "title", Type: proto.ColumnType_STRING, Description: "A display name: the token's name, else its owner's email."},
-			{Name: "email", Type: proto.ColumnType_STRING, Description: "The owner's email: the Vercel account's email, or the Query Server user's email."},
-			{Name: "team_id", Type: proto.ColumnType_STRING, Description: "The Vercel team the token is limited to (its first scope of type team); null for tokens with account-wide access and for the Query Server."},
-			{Name: "type", Type: proto.ColumnType_STRING, Description: "The kind of token: Vercel's own type (for example 'oauth2-token' or 'classic'); 'user_token' for the Query Server."},
-			{Name: "origin", Type: proto.ColumnType_STRING, Description: "How the Vercel token was created (for example 'manual', 'github', 'email')."},
-			{Name: "scopes", Type: proto.ColumnType_JSON, Description: "The Vercel token's scopes exactly as Vercel returns them: objects with type ('user' or 'team'), teamId, origin, createdAt, expiresAt and sudo."},
-			{Name: "prefix", Type: proto.ColumnType_STRING, Description: "The first characters of the Vercel token's secret (for example 'vcp_'), safe to show."},
-			{Name: "suffix", Type: proto.ColumnType_STRING, Description: "The last characters of the Vercel token's secret, safe to show; match it against a leaked value."},
-			{Name: "can_write", Type: proto.ColumnType_BOOL, Description: "Whether the Query Server token may run statements that write. Null for Vercel, which has no such flag."},
-			{Name: "active", Type: proto.ColumnType_BOOL, Description: "Whether the token is usable now: not revoked and not expired; for the Query Server, its active flag is set and the server's own expiry rule passes."},
-			{Name: "is_current", Type: proto.ColumnType_BOOL, Description: "Whether this is the token the connection itself authenticates with."},
-			{Name: "created_at", Type: proto.ColumnType_TIMESTAMP, Description: "When the token was created."},
-			{Name: "updated_at", Type: proto.ColumnType_TIMESTAMP, Description: "When the Query Server token was last changed. Null for Vercel."},
-			{Name: "expires_at", Type: proto.ColumnType_TIMESTAMP, Description: "When the token expires; null means it never expires."},
-			{Name: "last_used_at", Type: proto.ColumnType_TIMESTAMP, Description: "When the Vercel token was last used (Vercel's activeAt). Null for the Query Server, which does not record it."},
-			{Name: "revoked_at", Type: proto.ColumnType_TIMESTAMP, Description: "When the Vercel token was revoked."},
-			{Name: "leaked_at", Type: proto.ColumnType_TIMESTAMP, Description: "When Vercel found the token's secret exposed in public."},
-			{Name: "leaked_url", Type: proto.ColumnType_STRING, Description: "Where Vercel found the token's secret exposed."},
+			column("provider", proto.ColumnType_STRING, func(r *userToken) any { return r.Provider },
+				"Where the token lives: 'vercel' or 'query_server'. A `provider = ...` condition skips the other upstream entirely."),
+			column("id", proto.ColumnType_STRING, func(r *userToken) any { return r.ID },
+				"The token's identifier at its provider (for the Query Server, the row id as text). With `id = ...`, Vercel is asked for that one token."),
+			column("name", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.Name) },
+				"The token's name. Query Server user tokens have none."),
+			column("title", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.Title) },
+				"A display name: the token's name, else its owner's email."),
+			column("email", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.Email) },
+				"The owner's email: the Vercel account's email, or the Query Server user's email."),
+			column("team_id", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.TeamID) },
+				"The Vercel team the token is limited to (its first scope of type team); null for tokens with account-wide access and for the Query Server."),
+			column("type", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.Type) },
+				"The kind of token: Vercel's own type (for example 'oauth2-token' or 'classic'); 'user_token' for the Query Server."),
+			column("origin", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.Origin) },
+				"How the Vercel token was created (for example 'manual', 'github', 'email')."),
+			column("scopes", proto.ColumnType_JSON, func(r *userToken) any { return r.Scopes },
+				"The Vercel token's scopes exactly as Vercel returns them: objects with type ('user' or 'team'), teamId, origin, createdAt, expiresAt and sudo."),
+			column("prefix", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.Prefix) },
+				"The first characters of the Vercel token's secret (for example 'vcp_'), safe to show."),
+			column("suffix", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.Suffix) },
+				"The last characters of the Vercel token's secret, safe to show; match it against a leaked value."),
+			column("can_write", proto.ColumnType_BOOL, func(r *userToken) any { return opt(r.CanWrite) },
+				"Whether the Query Server token may run statements that write. Null for Vercel, which has no such flag."),
+			column("active", proto.ColumnType_BOOL, func(r *userToken) any { return opt(r.Active) },
+				"Whether the token is usable now: not revoked and not expired; for the Query Server, its active flag is set and the server's own expiry rule passes."),
+			column("is_current", proto.ColumnType_BOOL, func(r *userToken) any { return opt(r.IsCurrent) },
+				"Whether this is the token the connection itself authenticates with."),
+			column("created_at", proto.ColumnType_TIMESTAMP, func(r *userToken) any { return opt(r.CreatedAt) },
+				"When the token was created."),
+			column("updated_at", proto.ColumnType_TIMESTAMP, func(r *userToken) any { return opt(r.UpdatedAt) },
+				"When the Query Server token was last changed. Null for Vercel."),
+			column("expires_at", proto.ColumnType_TIMESTAMP, func(r *userToken) any { return opt(r.ExpiresAt) },
+				"When the token expires; null means it never expires."),
+			column("last_used_at", proto.ColumnType_TIMESTAMP, func(r *userToken) any { return opt(r.LastUsedAt) },
+				"When the Vercel token was last used (Vercel's activeAt). Null for the Query Server, which does not record it."),
+			column("revoked_at", proto.ColumnType_TIMESTAMP, func(r *userToken) any { return opt(r.RevokedAt) },
+				"When the Vercel token was revoked."),
+			column("leaked_at", proto.ColumnType_TIMESTAMP, func(r *userToken) any { return opt(r.LeakedAt) },
+				"When Vercel found the token's secret exposed in public."),
+			column("leaked_url", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.LeakedURL) },
+				"Where Vercel found the token's secret exposed."),
 		},
 	}
 }
@@ -305,21 +326,7 @@ func listVercelTokens(ctx context.Context, d *plugin.QueryData, client *vercel.C
 		if q.ids.constrained {
 			return getVercelTokens(ctx, d, client, q, stream)
 		}
-		pager := client.Tokens(vercelPageSize(d, q))
-		for pager.More() {
-			if pager.Pages() > 0 {
-				d.WaitForListRateLimit(ctx)
-				pager.SetPageSize(vercelPageSize(d, q))
-			}
-			page, err := pager.Next(ctx)
-			if err != nil {
-				return err
-			}
-			if more, err := stream(page); err != nil || !more {
-				return err
-			}
-		}
-		return nil
+		return listVercelPages(ctx, d, client.Tokens(vercelPageSize(d, q)), q, ready, stream)
 	}()
 	<-vcDone
 	if err == errStop {
@@ -329,6 +336,50 @@ func listVercelTokens(ctx context.Context, d *plugin.QueryData, client *vercel.C
 		return vcErr
 	}
 	return err
+}
+
+// listVercelPages walks the list. Without a LIMIT every page is needed, so the next
+// one is fetched while this one streams (the SDK's row buffer holds one page, so
+// streaming waits for rows to be built); with a LIMIT a page is only asked for once
+// the previous one has been streamed and rows are still wanted.
+func listVercelPages(ctx context.Context, d *plugin.QueryData, pager *vercel.Pager, q *userTokenQuery,
+	ready func() error, stream func([]vercel.Token) (bool, error)) error {
+	type page struct {
+		tokens []vercel.Token
+		err    error
+	}
+	fetch := func() <-chan page {
+		ch := make(chan page, 1) // the fetch never blocks, even if nobody reads it
+		go func() {
+			tokens, err := pager.Next(ctx)
+			ch <- page{tokens, err}
+		}()
+		return ch
+	}
+	next := fetch()
+	for next != nil {
+		p := <-next
+		next = nil
+		if p.err != nil {
+			return p.err
+		}
+		if err := ready(); err != nil { // an email qual may rule Vercel out: ask no more
+			return err
+		}
+		if pager.More() && !q.limited {
+			d.WaitForListRateLimit(ctx)
+			next = fetch()
+		}
+		if more, err := stream(p.tokens); err != nil || !more {
+			return err
+		}
+		if next == nil && pager.More() {
+			d.WaitForListRateLimit(ctx)
+			pager.SetPageSize(vercelPageSize(d, q))
+			next = fetch()
+		}
+	}
+	return nil
 }
 
 // errStop ends a listing early without an error.
