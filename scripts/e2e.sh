@@ -50,7 +50,9 @@ scripts/pg-cluster.sh install build/postgres
 
 echo "==> starting the sandbox upstreams" >&2
 go build -o "$work/tokens-sandbox" ./cmd/tokens-sandbox
-"$work/tokens-sandbox" -listen 127.0.0.1:0 -vercel-tokens 250 -query-server-users 8 -clerk-users 6 \
+# E2E_SANDBOX_ARGS sizes the sandbox (make bench: 10,000 tokens and 25 ms of latency).
+read -r -a sandbox_args <<<"${E2E_SANDBOX_ARGS:--vercel-tokens 250 -query-server-users 8 -clerk-users 6}"
+"$work/tokens-sandbox" -listen 127.0.0.1:0 "${sandbox_args[@]}" \
 	-config-out "$work/sandbox.hcl" -ready-file "$work/sandbox.addr" >"$work/sandbox.log" 2>&1 &
 sandbox_pid=$!
 for _ in $(seq 100); do
@@ -62,12 +64,15 @@ done
 addr=$(cat "$work/sandbox.addr")
 
 port=$(free_port)
-echo "==> starting PostgreSQL on 127.0.0.1:$port (plugin logs at DEBUG, query cache off)" >&2
-scripts/pg-cluster.sh start "$cluster" "$port" STEAMPIPE_LOG_LEVEL=DEBUG
+# E2E_PG_LOG_LEVEL: the plugin's log level in PostgreSQL; at DEBUG the log is scanned for secrets.
+log_level=${E2E_PG_LOG_LEVEL:-DEBUG}
+echo "==> starting PostgreSQL on 127.0.0.1:$port (plugin logs at $log_level, query cache off)" >&2
+scripts/pg-cluster.sh start "$cluster" "$port" STEAMPIPE_LOG_LEVEL="$log_level"
 
 echo "==> SQL tests" >&2
 TOKENS_E2E_DSN="postgres://postgres@127.0.0.1:$port/postgres" \
 	TOKENS_E2E_SANDBOX="http://$addr" \
 	TOKENS_E2E_CONFIG="$work/sandbox.hcl" \
 	TOKENS_E2E_SERVER_LOG="$cluster/server.log" \
+	TOKENS_E2E_LOG_LEVEL="$log_level" \
 	go test -tags e2e -count=1 -v "$@" ./e2e/

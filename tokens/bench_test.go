@@ -1,0 +1,339 @@
+package tokens
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
+)
+
+// Benchmarks: each scenario runs through the SDK's Execute, as Steampipe would,
+// against the sandbox in its own process (so its data is not in the measured heap),
+// with 25 ms of latency on every upstream request. Each reports, per query:
+//   reqs        requests the upstreams saw
+//   needed      requests the query needs (the floor's count)
+//   floor-ms    the time those requests take at that latency, upstreams in parallel counting once
+//   wall/floor  how close the plugin comes to that floor
+//   peak-MB     peak live heap of the whole process (as each GC found it) while the query ran
+// scripts/bench.sh runs them (make bench) and writes BENCHMARKS.md.
+
+const benchLatency = 25 * time.Millisecond
+
+// remote is the sandbox in a process of its own.
+type remote struct {
+	url, config string
+}
+
+var (
+	sandboxBinOnce sync.Once
+	sandboxBin     string
+	sandboxBinErr  error
+)
+
+func startRemote(b *testing.B, args ...string) *remote {
+	b.Helper()
+	sandboxBinOnce.Do(func() {
+		sandboxBin = filepath.Join(os.TempDir(), fmt.Sprintf("tokens-sandbox-bench-%d", os.Getpid()))
+		out, err := exec.Command("go", "build", "-o", sandboxBin, "../cmd/tokens-sandbox").CombinedOutput()
+		if err != nil {
+			sandboxBinErr = fmt.Errorf("building the sandbox: %v\n%s", err, out)
+		}
+	})
+	if sandboxBinErr != nil {
+		b.Fatal(sandboxBinErr)
+	}
+	dir := b.TempDir()
+	cmd := exec.Command(sandboxBin, append([]string{"-listen", "127.0.0.1:0", "-latency", benchLatency.String(),
+		"-config-out", filepath.Join(dir, "config"), "-ready-file", filepath.Join(dir, "addr")}, args...)...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for i := 0; i < 600; i++ {
+		if addr, err := os.ReadFile(filepath.Join(dir, "addr")); err == nil && len(addr) > 0 {
+			cfg, err := os.ReadFile(filepath.Join(dir, "config"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return &remote{url: "http://" + strings.TrimSpace(string(addr)), config: string(cfg)}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.Fatalf("the sandbox did not start: %s", logs.String())
+	return nil
+}
+
+func (r *remote) call(b *testing.B, method, path string, in, out any) {
+	var body bytes.Buffer
+	if in != nil {
+		_ = json.NewEncoder(&body).Encode(in)
+	}
+	req, _ := http.NewRequest(method, r.url+path, &body)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b.Fatalf("%s %s: %s", method, path, resp.Status)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func (r *remote) requests(b *testing.B) []sandbox.Request {
+	var reqs []sandbox.Request
+	r.call(b, http.MethodGet, "/_sandbox/requests", nil, &reqs)
+	return reqs
+}
+
+func (r *remote) state(b *testing.B) sandbox.State {
+	var s sandbox.State
+	r.call(b, http.MethodGet, "/_sandbox/state", nil, &s)
+	return s
+}
+
+// connect adds a connection to the remote sandbox with the given extra arguments.
+func (r *remote) connect(b *testing.B, extra ...string) string {
+	e := &env{t: b}
+	return e.connect(r.config + "\n" + strings.Join(extra, "\n"))
+}
+
+// heapPeak samples the live heap while a query runs.
+type heapPeak struct {
+	peak       uint64
+	stop, done chan struct{}
+}
+
+// liveHeap is the heap the last GC found live: what the query holds, not the garbage
+// it has not collected yet (which depends on GOGC, not on the plugin).
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+func startHeapPeak() *heapPeak {
+	runtime.GC()
+	h := &heapPeak{peak: liveHeap(), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-tick.C:
+				h.peak = max(h.peak, liveHeap())
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heapPeak) end() float64 {
+	close(h.stop)
+	<-h.done
+	return float64(h.peak) / (1 << 20)
+}
+
+// count runs a scan and counts its rows without keeping them.
+func count(b *testing.B, conn string, q query) int {
+	n := 0
+	if err := execute(context.Background(), b, conn, q, func(*proto.Row) { n++ }); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// scenario is one benchmark: a query, what it needs, and its floor.
+type scenario struct {
+	name     string
+	q        query
+	extra    []string // connection arguments
+	warm     bool     // run once untimed first (connection caches, or the query cache)
+	rows     int      // rows the query must return
+	needed   int
+	floor    time.Duration
+	setup    func(b *testing.B, r *remote)
+	pause    time.Duration                                                  // untimed wait before each iteration (a rate limiter refilling)
+	needFunc func(reqs []sandbox.Request) (needed int, floor time.Duration) // when they depend on what happened
+	overlap  bool                                                           // check the two upstreams ran in parallel
+}
+
+func runScenario(b *testing.B, r *remote, sc scenario) {
+	conn := r.connect(b, sc.extra...)
+	if sc.setup != nil {
+		sc.setup(b, r)
+	}
+	if sc.warm {
+		count(b, conn, sc.q)
+	}
+	var reqs, needed, peakMB, ratio float64
+	var floorMS float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		time.Sleep(sc.pause)
+		r.call(b, http.MethodDelete, "/_sandbox/requests", nil, nil)
+		h := startHeapPeak()
+		b.StartTimer()
+		start := time.Now()
+		n := count(b, conn, sc.q)
+		wall := time.Since(start)
+		b.StopTimer()
+		peakMB = max(peakMB, h.end())
+		if n != sc.rows {
+			b.Fatalf("%d rows, want %d", n, sc.rows)
+		}
+		log := r.requests(b)
+		need, floor := sc.needed, sc.floor
+		if sc.needFunc != nil {
+			need, floor = sc.needFunc(log)
+		}
+		if sc.overlap && !overlapping(log) {
+			b.Fatalf("the Vercel and Query Server requests did not overlap")
+		}
+		reqs += float64(len(log))
+		needed += float64(need)
+		floorMS += float64(floor) / float64(time.Millisecond)
+		if floor > 0 {
+			ratio += float64(wall) / float64(floor)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	nf := float64(b.N)
+	b.ReportMetric(reqs/nf, "reqs")
+	b.ReportMetric(needed/nf, "needed")
+	b.ReportMetric(floorMS/nf, "floor-ms")
+	if ratio > 0 {
+		b.ReportMetric(ratio/nf, "wall/floor")
+	}
+	b.ReportMetric(peakMB, "peak-MB")
+}
+
+// overlapping: the Query Server was asked while Vercel's pages were still coming.
+func overlapping(log []sandbox.Request) bool {
+	var qsStart, vercelLast time.Time
+	for _, r := range log {
+		switch r.Upstream {
+		case sandbox.UpstreamQueryServer:
+			if qsStart.IsZero() || r.Start.Before(qsStart) {
+				qsStart = r.Start
+			}
+		case sandbox.UpstreamVercel:
+			if r.Start.After(vercelLast) {
+				vercelLast = r.Start
+			}
+		}
+	}
+	return !qsStart.IsZero() && qsStart.Before(vercelLast)
+}
+
+func pages(n int) time.Duration { return time.Duration(n) * benchLatency }
+
+func BenchmarkUserTokens(b *testing.B) {
+	r := startRemote(b, "-vercel-tokens", "10000", "-query-server-users", "1000")
+	st := r.state(b)
+	all := st.VercelTokens + st.QueryServerUserTokens
+	vercelPages := (st.VercelTokens + 99) / 100
+	var teamID string
+	{
+		conn := r.connect(b)
+		rows, err := runOn(b, conn, query{table: "user_tokens", columns: []string{"team_id"}, quals: map[string]any{"provider": "vercel"}, limit: 500})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, row := range rows {
+			if id, ok := row["team_id"].(string); ok {
+				teamID = id
+				break
+			}
+		}
+	}
+	teamRows := func() int {
+		conn := r.connect(b)
+		return count(b, conn, query{table: "user_tokens", columns: []string{"id"}, quals: map[string]any{"team_id": teamID}})
+	}()
+
+	for _, sc := range []scenario{
+		{name: "count(*)", q: query{table: "user_tokens", columns: []string{"provider"}},
+			rows: all, needed: vercelPages + 1, floor: pages(vercelPages), overlap: true},
+		{name: "provider=vercel", q: query{table: "user_tokens", columns: []string{"provider"}, quals: map[string]any{"provider": "vercel"}},
+			rows: st.VercelTokens, needed: vercelPages, floor: pages(vercelPages)},
+		{name: "id=<vercel id>", q: query{table: "user_tokens", quals: map[string]any{"id": st.CurrentVercelTokenID}},
+			warm: true, rows: 1, needed: 1, floor: pages(1)},
+		{name: "limit_5", q: query{table: "user_tokens", limit: 5},
+			warm: true, rows: 5, needed: 1, floor: pages(1)},
+		{name: "team_id=<team>", q: query{table: "user_tokens", columns: []string{"id", "team_id"}, quals: map[string]any{"team_id": teamID}},
+			rows: teamRows, needed: vercelPages, floor: pages(vercelPages)},
+		{name: "count(*)_twice_cached", q: query{table: "user_tokens", columns: []string{"provider"}, cache: true},
+			warm: true, rows: all, needed: 0},
+		{name: "throttled_every_10th_429", q: query{table: "user_tokens", columns: []string{"provider"}, quals: map[string]any{"provider": "vercel"}},
+			rows: st.VercelTokens,
+			setup: func(b *testing.B, r *remote) {
+				r.call(b, http.MethodPost, "/_sandbox/faults", sandbox.Fault{Upstream: "vercel", Path: "/v6/user/tokens", Every: 10, Kind: "status", Status: 429, RetryAfter: "1"}, nil)
+			},
+			// every 429 asks for one more request and a one-second wait
+			needFunc: func(log []sandbox.Request) (int, time.Duration) {
+				throttled := 0
+				for _, r := range log {
+					if r.Status == http.StatusTooManyRequests {
+						throttled++
+					}
+				}
+				return vercelPages + throttled, pages(vercelPages+throttled) + time.Duration(throttled)*time.Second
+			}},
+	} {
+		b.Run(sc.name, func(b *testing.B) {
+			defer r.call(b, http.MethodDelete, "/_sandbox/faults", nil, nil)
+			runScenario(b, r, sc)
+		})
+	}
+}
+
+// BenchmarkListingMemory lists 10,000 and then 100,000 Vercel tokens with the cache
+// off: memory must stay flat as rows grow.
+func BenchmarkListingMemory(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("%d_vercel_tokens", n), func(b *testing.B) {
+			r := startRemote(b, "-vercel-tokens", fmt.Sprint(n), "-query-server-users", "-1")
+			p := (n + 99) / 100
+			runScenario(b, r, scenario{q: query{table: "user_tokens", quals: map[string]any{"provider": "vercel"}},
+				warm: true, rows: n, needed: p, floor: pages(p)})
+		})
+	}
+}
+
+// BenchmarkSignInTokens mints 50 tokens in one statement: concurrent creates within
+// the Clerk rate limiter (a bucket of 10, refilled at 10 per second).
+func BenchmarkSignInTokens(b *testing.B) {
+	const n, bucket, fill = 50, 10, 10
+	r := startRemote(b, "-clerk-users", fmt.Sprint(n), "-clerk-rate-limit", "-1")
+	users := r.state(b).ClerkUserIDs
+	// The limiter's bucket refills between iterations; the floor is the time the
+	// limiter needs to let n requests start, plus one request's latency.
+	floor := time.Duration(n-bucket)*time.Second/fill + benchLatency
+	runScenario(b, r, scenario{q: sit(map[string]any{"user_id": users}, "id", "url"),
+		extra: []string{"allow_sign_in_token_create = true"}, rows: n, needed: n, floor: floor, pause: time.Second})
+}
