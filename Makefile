@@ -4,7 +4,7 @@ STEAMPIPE_INSTALL_DIR ?= $(HOME)/.steampipe
 PLUGIN_DIR            := $(STEAMPIPE_INSTALL_DIR)/plugins/local/tokens
 GO                    ?= go
 
-.PHONY: help build install test unit vet e2e fdw demo bench fuzz sandbox clean
+.PHONY: help build install test unit vet e2e fdw demo bench fuzz fuzz-brief sandbox clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -31,7 +31,10 @@ unit: vet ## Go tests: race detector on, then the SDK execution path (see README
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 ./...
 
-test: unit e2e ## Everything CI runs: vet, Go tests, and SQL tests through a real PostgreSQL
+fuzz-brief: ## Each fuzz target for 3 seconds (part of make test)
+	scripts/fuzz.sh 3s
+
+test: unit fuzz-brief e2e ## Everything CI runs: vet, Go tests, brief fuzzing, SQL tests through a real PostgreSQL
 
 fdw: ## Build the standalone Postgres extension into build/postgres/
 	scripts/build-fdw.sh

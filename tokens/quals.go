@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"math"
 	"slices"
 	"strconv"
 
@@ -74,8 +75,11 @@ func int64Quals(d *plugin.QueryData, column string) valueSet[int64] {
 		switch x := grpc.GetQualValue(v).(type) {
 		case int64:
 			return x, true
-		case float64:
-			return int64(x), float64(int64(x)) == x
+		case float64: // only whole numbers within int64's range (checked before converting)
+			if x != math.Trunc(x) || x < -(1<<63) || x >= 1<<63 {
+				return 0, false
+			}
+			return int64(x), true
 		case string:
 			n, err := strconv.ParseInt(x, 10, 64)
 			return n, err == nil

@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"reflect"
 	"strconv"
 	"time"
@@ -20,8 +21,22 @@ func (m *Millis) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return &json.UnmarshalTypeError{Value: "string", Type: timeType}
 	}
-	m.Time = time.UnixMilli(int64(f)).UTC()
+	ms, ok := toInt64(f)
+	if !ok {
+		return &json.UnmarshalTypeError{Value: "number " + string(b), Type: timeType}
+	}
+	m.Time = time.UnixMilli(ms).UTC()
 	return nil
+}
+
+// toInt64 converts a float that has an int64 value (truncating any fraction); NaN,
+// infinities and values outside int64's range have none. Go leaves their conversion
+// to the platform, so they must be refused before it.
+func toInt64(f float64) (int64, bool) {
+	if math.IsNaN(f) || f < -(1<<63) || f >= 1<<63 {
+		return 0, false
+	}
+	return int64(f), true
 }
 
 // Ptr returns the time, or nil for a nil or zero value.
@@ -85,10 +100,11 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return &json.UnmarshalTypeError{Value: "string", Type: int64Type}
+	i, ok := toInt64(f)
+	if err != nil || !ok {
+		return &json.UnmarshalTypeError{Value: "number " + s, Type: int64Type}
 	}
-	*n = Number{int64(f), true}
+	*n = Number{i, true}
 	return nil
 }
 

@@ -13,12 +13,15 @@ const maxMessage = 300
 // never putting a secret in a message in the first place: JWTs (Query Server tokens,
 // Clerk tickets), Clerk secret keys, Argon2 hashes, Vercel-style prefixed tokens and
 // anything after "Bearer".
+// No \b anchors: a key glued to a word (escaped JSON, "key=sk_live_...") is still a
+// key, and redacting a little too much costs nothing. A PHC hash keeps commas in its
+// parameters (m=19456,t=2,p=1), and "Bearer Bearer x" hides x, not the second word.
 var secretShapes = regexp.MustCompile(
 	`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*` +
-		`|\b[sp]k_(?:live|test)_[A-Za-z0-9_-]+` +
-		`|\$argon2[a-z]*\$[^\s"',]+` +
-		`|\bvc[pari]_[A-Za-z0-9_-]{8,}` +
-		`|(?i:bearer)\s+[^\s"',]+`)
+		`|[sp]k_(?:live|test)_[A-Za-z0-9_-]+` +
+		`|\$argon2[a-z]*\$[^\s"']+` +
+		`|vc[pari]_[A-Za-z0-9_-]{8,}` +
+		`|(?i:bearer)(?:\s+(?i:bearer))*\s+[^\s"']+`)
 
 // Scrub removes secret-shaped substrings from text that came from outside
 // (an upstream body, a transport error) before it may appear in an error or a log.

@@ -1,0 +1,292 @@
+package vercel
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
+)
+
+// Fuzz targets. Their seed corpora are real bodies from the sandbox, fetched when the
+// target starts, plus the bodies of the sandbox's fault variants.
+
+// fetchRaw GETs path from the sandbox and returns the body as sent: for a body cut
+// off mid-way, the part that arrived.
+func fetchRaw(tb testing.TB, base, path, auth string) []byte {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", auth)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		tb.Fatalf("GET %s: %v", path, err)
+	}
+	return b
+}
+
+// sandboxBodies are list, get and user bodies in every cursor mode and under every
+// body fault the sandbox has.
+func sandboxBodies(tb testing.TB) [][]byte {
+	tb.Helper()
+	var out [][]byte
+	for _, mode := range cursorModes {
+		sb := sandbox.New(sandbox.Config{VercelCursor: mode, VercelTokens: 12})
+		srv := httptest.NewServer(sb)
+		auth := "Bearer " + sb.VercelToken()
+		get := func(path string) []byte { return fetchRaw(tb, srv.URL+"/vercel", path, auth) }
+		first := get(listPath + "?limit=5")
+		out = append(out, first)
+		// the next pages, following the cursor as the pager would
+		next, _ := pageCursor(first)
+		for next != "" {
+			page := get(listPath + "?limit=5&until=" + url.QueryEscape(next))
+			out = append(out, page)
+			next, _ = pageCursor(page)
+		}
+		if mode == "mixed" {
+			out = append(out, get("/v5/user/tokens/current"), get("/v5/user/tokens/"+sb.VercelTokens()[3].ID),
+				get("/v2/user"), get("/v5/user/tokens/nope"))
+			for _, kind := range []string{"extra_fields", "missing_optional", "null_optional", "repeat_cursor",
+				"empty_page_with_next", "oversized_page", "wrong_shape", "html", "empty", "truncate"} {
+				sb.ClearFaults()
+				sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: kind, Times: 1})
+				out = append(out, get(listPath+"?limit=3"))
+			}
+			for _, status := range []int{400, 403, 404, 429, 500} {
+				sb.ClearFaults()
+				sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: "status", Status: status, Times: 1})
+				out = append(out, get(listPath))
+			}
+		}
+		srv.Close()
+	}
+	empty := sandbox.New(sandbox.Config{VercelTokens: -1})
+	srv := httptest.NewServer(empty)
+	out = append(out, fetchRaw(tb, srv.URL+"/vercel", listPath, "Bearer "+empty.VercelToken()))
+	srv.Close()
+	return out
+}
+
+// pageCursor is the next cursor of a list body, for following pages in the setup.
+func pageCursor(body []byte) (string, error) {
+	_, c, err := decodePage(&upstream.Response{Status: 200, Body: body})
+	return c, err
+}
+
+// jsonStrings are the byte ranges of the string literals of a valid JSON text that are
+// values (not object keys), contents only, without the quotes.
+func jsonStrings(body []byte) [][2]int {
+	var out [][2]int
+	for i := 0; i < len(body); i++ {
+		if body[i] != '"' {
+			continue
+		}
+		start := i + 1
+		j := start
+		for ; j < len(body) && body[j] != '"'; j++ {
+			if body[j] == '\\' {
+				j++
+			}
+		}
+		k := j + 1
+		for k < len(body) && (body[k] == ' ' || body[k] == '\t' || body[k] == '\n' || body[k] == '\r') {
+			k++
+		}
+		if k >= len(body) || body[k] != ':' {
+			out = append(out, [2]int{start, j})
+		}
+		i = j
+	}
+	return out
+}
+
+// maskStrings replaces the contents of every string value with as many 'x': the same
+// shape and length, none of the text.
+func maskStrings(body []byte) []byte {
+	masked := bytes.Clone(body)
+	for _, r := range jsonStrings(body) {
+		for i := r[0]; i < r[1]; i++ {
+			masked[i] = 'x'
+		}
+	}
+	return masked
+}
+
+// stringValues decodes the string values of a JSON text (valid or not: as far as it parses).
+func stringValues(body []byte) []string {
+	var out []string
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		if s, ok := tok.(string); ok {
+			out = append(out, s)
+		}
+	}
+}
+
+// FuzzDecodePage: decodePage never panics; a page it accepts has an id on every token
+// and a cursor that survives being sent back; a page it refuses gets a KindDecode
+// *upstream.Error that describes the body without quoting it.
+func FuzzDecodePage(f *testing.F) {
+	for _, b := range sandboxBodies(f) {
+		f.Add(b)
+	}
+	for _, s := range []string{
+		`{"tokens":[],"pagination":{}}`, `{"tokens":[]}`, `{"tokens":null}`, `{"tokens":[{}]}`, `{"tokens":[{"id":""}]}`,
+		`{"tokens":[{"id":"a"}],"pagination":{"next":true}}`, `{"tokens":[{"id":"a"}],"pagination":{"next":"0"}}`,
+		`{"tokens":[{"id":"a"}],"pagination":{"next":-0}}`, `{"tokens":[{"id":"a"}],"pagination":{"next":1e999}}`,
+		`{"tokens":[{"id":"a","createdAt":"soon"}]}`, `{"tokens":[{"id":"a","createdAt":1e400}]}`,
+		`{"tokens":[{"id":"a"}],"pagination":null}`, `{"pagination":{"next":1}}`, `[]`, `null`, `"x"`, ` `,
+		`{"tokens":[{"id":"vcp_secretsecretsecret","name":5}]}`, `{"TOKENS":[{"ID":"a"}],"Pagination":{"Next":"\u00e9"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tokens, cursor, err := decodePage(&upstream.Response{Status: 200, Body: bytes.Clone(body)})
+		if err != nil {
+			checkRefusal(t, body, err)
+			// The text of the refusal depends on the body's shape, never on its strings.
+			if json.Valid(body) {
+				_, _, err2 := decodePage(&upstream.Response{Status: 200, Body: maskStrings(body)})
+				if err2 == nil || err2.Error() != err.Error() {
+					t.Fatalf("the error depends on string contents: %v / with strings masked: %v", err, err2)
+				}
+			}
+			return
+		}
+		if !json.Valid(bytes.TrimSpace(body)) {
+			t.Fatalf("accepted a body that is not JSON")
+		}
+		for i, tok := range tokens {
+			if tok.ID == "" {
+				t.Fatalf("token %d has no id", i)
+			}
+		}
+		if cursor != "" {
+			if !utf8.ValidString(cursor) {
+				t.Fatalf("cursor %q is not valid UTF-8", cursor)
+			}
+			raw, err := json.Marshal(cursor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back, ok := cursorText(raw); !ok || back != cursor {
+				t.Fatalf("cursor %q reads back as %q, %v", cursor, back, ok)
+			}
+		}
+	})
+}
+
+func checkRefusal(t *testing.T, body []byte, err error) {
+	t.Helper()
+	var e *upstream.Error
+	if !errors.As(err, &e) || e != err {
+		t.Fatalf("error %v (%T) is not an *upstream.Error", err, err)
+	}
+	if e.Kind != upstream.KindDecode {
+		t.Fatalf("kind %v, want KindDecode: %v", e.Kind, err)
+	}
+	msg := err.Error()
+	if len(body) > 20 && strings.Contains(msg, string(body)) {
+		t.Fatalf("the error quotes the body: %s", msg)
+	}
+	if !utf8.ValidString(msg) {
+		t.Fatalf("the error is not valid UTF-8: %q", msg)
+	}
+	for _, s := range stringValues(body) {
+		if len(s) >= 8 && strings.ContainsFunc(s, notInTemplates) && strings.Contains(msg, s) {
+			t.Fatalf("the error quotes the body's string %q: %s", s, msg)
+		}
+	}
+}
+
+// notInTemplates: characters no error template or Go field path has, so a body string
+// holding one can only be in a message if the message quoted it.
+func notInTemplates(r rune) bool {
+	return !(r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(" .,:()[]_", r)))
+}
+
+// FuzzTokenPath: whatever the id, a GET for it can only reach /v5/user/tokens/<one
+// segment> holding exactly that id; ids that could address anything else are refused by
+// Addressable, so callers list instead.
+func FuzzTokenPath(f *testing.F) {
+	sb := sandbox.New(sandbox.Config{})
+	srv := httptest.NewServer(sb)
+	f.Cleanup(srv.Close)
+	c, err := New(upstream.Options{BaseURL: srv.URL + "/vercel", Authorization: "Bearer " + sb.VercelToken(),
+		Timeout: 5 * time.Second})
+	if err != nil {
+		f.Fatal(err)
+	}
+	known := map[string]bool{}
+	for i, tok := range sb.VercelTokens() {
+		known[tok.ID] = true
+		if i%7 == 0 {
+			f.Add(tok.ID)
+		}
+	}
+	for _, id := range []string{"current", "Current", "", ".", "..", "a/b", "/", "a?b", "a#b", "%2F", "%", "a b", "ünï",
+		strings.Repeat("a", 256), strings.Repeat("a", 257), "tok_abc-DEF_123", "a\x00b", "a\nb", "\t", "..%2F", "a.b"} {
+		f.Add(id)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		seg := upstream.Segment(id)
+		if strings.Contains(seg, "/") || seg == "." || seg == ".." {
+			t.Fatalf("Segment(%q) = %q", id, seg)
+		}
+		if back, err := url.PathUnescape(seg); err != nil || back != id {
+			t.Fatalf("Segment(%q) = %q unescapes to %q, %v", id, seg, back, err)
+		}
+		addressable := Addressable(id)
+		if addressable && (id == "" || id == "." || id == ".." || id == "current" || len(id) > 256 ||
+			strings.ContainsAny(id, "/?#%.") || strings.ContainsFunc(id, func(r rune) bool { return unicode.IsSpace(r) || r >= utf8.RuneSelf })) {
+			t.Fatalf("Addressable(%q) = true", id)
+		}
+		if !addressable {
+			return // callers find such ids by listing, never with GetToken
+		}
+		sb.ResetRequests()
+		tok, err := c.GetToken(context.Background(), id)
+		if err != nil {
+			t.Fatalf("GetToken(%q): %v", id, err)
+		}
+		reqs := sb.Requests()
+		if len(reqs) != 1 {
+			t.Fatalf("GetToken(%q) made %d requests", id, len(reqs))
+		}
+		r := reqs[0]
+		rest, ok := strings.CutPrefix(r.Path, "/v5/user/tokens/")
+		if r.Method != http.MethodGet || !ok || rest == "" || strings.Contains(rest, "/") || r.RawQuery != "" {
+			t.Fatalf("GetToken(%q) requested %s %s?%s", id, r.Method, r.Path, r.RawQuery)
+		}
+		if back, err := url.PathUnescape(rest); err != nil || back != id {
+			t.Fatalf("GetToken(%q) requested segment %q (%q)", id, rest, back)
+		}
+		if known[id] != (tok != nil) || (tok != nil && tok.ID != id) {
+			t.Fatalf("GetToken(%q) = %+v (known: %v)", id, tok, known[id])
+		}
+	})
+}
