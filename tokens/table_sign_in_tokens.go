@@ -78,7 +78,13 @@ func tableSignInTokens(_ context.Context) *plugin.Table {
 	}
 }
 
-func listSignInTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
+func listSignInTokens(ctx context.Context, d *plugin.QueryData, h *plugin.HydrateData) (any, error) {
+	start := time.Now()
+	_, err := signInTokenAction(ctx, d, h)
+	return nil, settled(start, err)
+}
+
+func signInTokenAction(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
 	c, err := connect(ctx, d)
 	if err != nil {
 		return nil, err

@@ -133,7 +133,13 @@ func (q *userTokenQuery) keep(r *userToken) bool {
 	return q.ids.allows(r.ID) && q.teamIDs.allowsPtr(r.TeamID) && q.emails.allowsPtr(r.Email)
 }
 
-func listUserTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
+func listUserTokens(ctx context.Context, d *plugin.QueryData, h *plugin.HydrateData) (any, error) {
+	start := time.Now()
+	_, err := listUserTokensOf(ctx, d, h)
+	return nil, settled(start, err)
+}
+
+func listUserTokensOf(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
 	up, _ := plugin.GetMatrixItem(ctx)["upstream"].(string)
 	scan := scanFor(d)
 	if up == upstreamVercel {
