@@ -26,6 +26,18 @@
 #   5. strips debug info from the .so (about 115 MB -> 72 MB) when the stripped
 #      file keeps the same dynamic symbols, and copies the result out.
 #
+# Up to date: after a successful build, FDW_CACHE_DIR/built-from records a hash of
+# the build's inputs and the sha256 of the three files it produced. The inputs:
+# FDW_VERSION, the patch id, the replace directives, go.mod and go.sum, every Go
+# (and embedded, C, ...) file of the plugin's own packages that <module>/tokens
+# imports, as listed by `go list -deps` (test files are not listed), the Go, cgo and
+# PostgreSQL versions, FDW_STRIP and this script. When build/postgres holds the
+# three files and both hashes match, nothing is built ("up to date", about a
+# second). The record is removed before a build starts and written only once the
+# new files are in place, so a failed or interrupted build never leaves a record
+# that claims the old files are current; sources edited during a build are not
+# recorded either (the next run builds again).
+#
 # Environment:
 #   FDW_VERSION    fdw module version (default v1.13.0; always pinned)
 #   FDW_CACHE_DIR  work dir kept between runs (default REPO_DIR/.cache/fdw)
@@ -33,6 +45,7 @@
 #                  Go builds on the machine so a fresh clone builds warm)
 #   FDW_STRIP      1 (default) strip debug info, 0 keep it
 #   FDW_VERBOSE    1 streams the make output (default: to FDW_CACHE_DIR/make.log)
+#   FDW_FORCE      1 builds even when build/postgres is up to date
 #   PG_MAJOR       PostgreSQL major version (default 15)
 #
 # Timings measured on 2 cores: cold (empty Go build cache) 4.5 to 6 minutes;
@@ -49,6 +62,8 @@ PG_BINDIR=/usr/lib/postgresql/${PG_MAJOR}/bin
 PLUGIN_ALIAS=tokens
 FDW_STRIP=${FDW_STRIP:-1}
 FDW_VERBOSE=${FDW_VERBOSE:-0}
+FDW_FORCE=${FDW_FORCE:-0}
+PATCH_ID=redact-config-v1 # bump when redact_config_logging changes
 
 STEP="starting"
 T0=$(date +%s)
@@ -202,6 +217,75 @@ GOCACHE=${FDW_GOCACHE:-$(go env GOCACHE)}
 export GOCACHE
 log "work dir: $CACHE   Go build cache: $GOCACHE"
 
+# --- up to date? -------------------------------------------------------------------
+OUT=$REPO/build/postgres
+base=steampipe_postgres_$PLUGIN_ALIAS
+outputs=("$base.so" "$base.control" "$base--1.0.sql")
+BUILT_FROM=$CACHE/built-from
+self=$script_dir/$(basename "${BASH_SOURCE[0]}")
+
+# The files of the plugin's own packages (the main module and modules replaced by a
+# directory) that the fdw build compiles, with the fdw's build settings (cgo, netgo),
+# plus those modules' go.mod. Files excluded by build constraints are listed too (a
+# changed constraint changes the build), test files (*_test.go) are not.
+# shellcheck disable=SC2016 # a Go template, not shell
+go_files_tmpl='{{if and .Module (not .Standard)}}{{if or .Module.Main (and .Module.Replace (not .Module.Replace.Version))}}{{$d := .Dir}}{{.Module.GoMod}}
+{{range .GoFiles}}{{$d}}/{{.}}
+{{end}}{{range .CgoFiles}}{{$d}}/{{.}}
+{{end}}{{range .IgnoredGoFiles}}{{$d}}/{{.}}
+{{end}}{{range .CFiles}}{{$d}}/{{.}}
+{{end}}{{range .HFiles}}{{$d}}/{{.}}
+{{end}}{{range .SFiles}}{{$d}}/{{.}}
+{{end}}{{range .SysoFiles}}{{$d}}/{{.}}
+{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}
+{{end}}{{end}}{{end}}'
+
+# inputs_hash: prints the sha256 of everything the extension is built from; fails
+# (prints nothing) when that cannot be told, e.g. a package does not load
+inputs_hash() {
+	local files h
+	files=$(cd "$REPO" && CGO_ENABLED=1 go list -deps -tags netgo -f "$go_files_tmpl" "./$PLUGIN_ALIAS" 2>/dev/null |
+		awk '!/_test\.go$/' | LC_ALL=C sort -u) || return 1
+	[[ -n $files ]] || return 1
+	h=$({
+		printf 'build-fdw inputs v1\n'
+		printf 'fdw %s@%s patch %s\n' "$FDW_MODULE" "$FDW_VERSION" "$PATCH_ID"
+		printf 'replace %s\n' "${replace_args[*]}"
+		printf 'strip %s platform %s\n' "$FDW_STRIP" "$(uname -sm)"
+		go version || exit 1
+		(cd "$REPO" && CGO_ENABLED=1 go env GOOS GOARCH GOAMD64 GOFLAGS GOEXPERIMENT CC CGO_CFLAGS CGO_LDFLAGS) || exit 1
+		printf 'pg %s, server-dev %s\n' "$(pg_config --version)" "$(pkg_version "postgresql-server-dev-$PG_MAJOR")"
+		sha256sum -- "$self" "$REPO/go.mod" "$REPO/go.sum" || exit 1
+		printf '%s\n' "$files" | xargs -d '\n' sha256sum -- || exit 1
+	} | sha256sum) || return 1
+	printf '%s' "${h%% *}"
+}
+
+# up_to_date HASH: build/postgres holds the files recorded in built-from, made from HASH
+up_to_date() {
+	local f
+	[[ -f $BUILT_FROM ]] || { log "no record of a previous build ($BUILT_FROM)"; return 1; }
+	[[ $(head -n 1 "$BUILT_FROM") == "inputs $1" ]] || { log "the inputs changed since the last build"; return 1; }
+	for f in "${outputs[@]}"; do
+		[[ -s $OUT/$f ]] || { log "$OUT/$f is missing"; return 1; }
+	done
+	tail -n +2 "$BUILT_FROM" | (cd "$OUT" && sha256sum --quiet --strict -c -) >/dev/null 2>&1 ||
+		{ log "the files in $OUT are not the ones last built"; return 1; }
+}
+
+step "checking whether $OUT is up to date"
+inputs=$(inputs_hash) || inputs=""
+[[ -n $inputs ]] || warn "cannot list the plugin's source files (go list -deps ./$PLUGIN_ALIAS failed): building"
+if [[ $FDW_FORCE == 1 ]]; then
+	log "FDW_FORCE=1: building"
+elif [[ -n $inputs ]] && up_to_date "$inputs"; then
+	trap - ERR
+	log "[$(($(date +%s) - T0))s] up to date: $OUT was built from exactly the current inputs; nothing to do (FDW_FORCE=1 rebuilds)"
+	exit 0
+fi
+# from here until the new files are in place, nothing claims that build/postgres is current
+rm -f -- "$BUILT_FROM"
+
 step "fetching $FDW_MODULE@$FDW_VERSION from the module proxy"
 dl_json=$(cd / && go mod download -json "$FDW_MODULE@$FDW_VERSION" 2>&1) || true
 FDW_SRC=$(printf '%s\n' "$dl_json" | awk -F'"' '/^\t"Dir":/ { print $4 }')
@@ -232,7 +316,6 @@ redact_config_logging() {
 }
 
 SRC=$CACHE/src
-PATCH_ID=redact-config-v1 # bump when redact_config_logging changes
 stamp="$FDW_MODULE@$FDW_VERSION ${replace_args[*]} $PATCH_ID"
 if [[ ! -f $SRC/.build-fdw-stamp || $(cat "$SRC/.build-fdw-stamp") != "$stamp" ]]; then
 	step "preparing work dir $SRC"
@@ -265,7 +348,6 @@ if ((make_rc != 0)); then
 fi
 
 BUILT=$SRC/build-$(uname)
-base=steampipe_postgres_$PLUGIN_ALIAS
 for f in "$base.so" "$base.control" "$base--1.0.sql"; do
 	[[ -s $BUILT/$f ]] || die "make standalone succeeded but $BUILT/$f is missing; see $CACHE/make.log"
 done
@@ -290,11 +372,23 @@ if [[ $FDW_STRIP == 1 ]]; then
 else
 	cp "$BUILT/$base.so" "$STAGE/$base.so"
 fi
-OUT=$REPO/build/postgres
 rm -rf "$OUT"
 mkdir -p "$OUT"
 mv "$STAGE/$base.so" "$STAGE/$base.control" "$STAGE/$base--1.0.sql" "$OUT/"
 rmdir "$STAGE"
+
+# record what the files were built from, unless the sources changed meanwhile
+step "recording the inputs in $BUILT_FROM"
+inputs_after=$(inputs_hash) || inputs_after=""
+if [[ -n $inputs && $inputs_after == "$inputs" ]]; then
+	{
+		printf 'inputs %s\n' "$inputs"
+		(cd "$OUT" && sha256sum -- "${outputs[@]}")
+	} >"$BUILT_FROM.tmp.$$"
+	mv -f -- "$BUILT_FROM.tmp.$$" "$BUILT_FROM"
+elif [[ -n $inputs ]]; then
+	warn "the plugin's sources changed during the build: not recorded as up to date (the next run builds again)"
+fi
 
 trap - ERR
 log "[$(($(date +%s) - T0))s] done: $OUT ($base.so $so_size)"

@@ -22,8 +22,13 @@
 #
 # Secrets: credentials are never printed nor put on a command line; the SQL that carries
 # them is a mode-0600 file run with `psql -f` and deleted at once. They are then stored in
-# the cluster's catalog, which anyone who can reach 127.0.0.1:PORT can read (trust auth):
-# stop the demo when done.
+# the cluster's catalog (the foreign server's options). The cluster trusts nobody: every
+# connection needs the password of user postgres, made at random for each demo and kept
+# only in DEMO_DIR/password and DEMO_DIR/pgpass (mode 0600: you and root), so other users
+# of this machine can neither read the credentials nor act as superuser. Connect with
+#   PGPASSFILE=/tmp/tokens-demo/pgpass scripts/pg-cluster.sh psql PORT
+# The sandbox mode uses the password too (its credentials are fake, but a superuser
+# login is also a shell as the postgres user: COPY ... TO PROGRAM). Stop the demo when done.
 set -euo pipefail
 
 DEMO_DIR=/tmp/tokens-demo
@@ -37,6 +42,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$repo"
 export PATH=/usr/local/go/bin:$PATH
 umask 077 # every file written here is private; the dirs that must be shared are chmod-ed
+# this script says which password file each pg-cluster.sh call uses (PGPASSWORD would win)
+unset PG_CLUSTER_PASSWORD_FILE PGPASSWORD PGPASSFILE
 
 # How to name this repo's scripts in messages: relative when run from the repo root.
 if [[ $caller_pwd == "$repo" ]]; then here=""; else here="$repo/"; fi
@@ -363,8 +370,20 @@ cmd_start() {
 	# up to 5 minutes old, is said in the closing notes (reconnect to refresh).
 	# sign_in_tokens is never cached, so a mint always mints (checked).
 	# The log level stays at its default: at INFO the wrapper logs the whole config.
-	say "starting PostgreSQL 15 on 127.0.0.1:$port (cluster $DEMO_DIR/pg, query cache on)"
-	scripts/pg-cluster.sh start "$DEMO_DIR/pg" "$port" STEAMPIPE_CACHE=true >>"$DEMO_DIR/demo.log" 2>&1 9<&-
+	# A random password for user postgres, in two mode-0600 files: the bare password
+	# (initdb's --pwfile, via pg-cluster.sh) and a pgpass file for psql and other libpq
+	# clients. Made with builtins and pipes only: it is never a process argument.
+	local pwfile=$DEMO_DIR/password pgpass=$DEMO_DIR/pgpass password
+	password=$(head -c 24 /dev/urandom | base64 | tr '/+' '_-') # 32 characters, 192 bits
+	[[ ${#password} -eq 32 ]] || die "could not make a password from /dev/urandom"
+	printf '%s\n' "$password" >"$pwfile"
+	printf '127.0.0.1:%s:*:postgres:%s\n' "$port" "$password" >"$pgpass"
+	password=""
+	chmod 0600 "$pwfile" "$pgpass"
+	export PGPASSFILE=$pgpass # for every psql below
+	say "starting PostgreSQL 15 on 127.0.0.1:$port (cluster $DEMO_DIR/pg, password required, query cache on)"
+	PG_CLUSTER_PASSWORD_FILE=$pwfile scripts/pg-cluster.sh start "$DEMO_DIR/pg" "$port" STEAMPIPE_CACHE=true \
+		>>"$DEMO_DIR/demo.log" 2>&1 9<&-
 
 	# -- the foreign server: the SQL carrying the config is a 0600 file, deleted at once
 	step "creating the foreign server and importing the tables" \
@@ -509,16 +528,17 @@ SQL
 	), PostgreSQL on 127.0.0.1:$port"
 	cat <<EOF
 
-  Open a psql prompt on it:
-    ${pgc} psql $port
-  or, with any psql client:
-    psql -h 127.0.0.1 -p $port -U postgres
+  Open a psql prompt on it (it asks for the password of user postgres, which is in
+  $pgpass, mode 0600: only you, and root, can connect):
+    PGPASSFILE=$pgpass ${pgc} psql $port
+  or, with any psql client (or give it the password, the last field of that file):
+    PGPASSFILE=$pgpass psql -h 127.0.0.1 -p $port -U postgres
   The tables are in schema tokens, which is already on the search_path of new sessions
   (elsewhere: set search_path to tokens;). Try:
     select provider, title, active, expires_at from user_tokens;
   More queries: ${here}docs/tables/user_tokens.md, ${here}docs/tables/sign_in_tokens.md.
   Run the queries above again:
-    ${pgc} psql $port -f $queries
+    PGPASSFILE=$pgpass ${pgc} psql $port -f $queries
   Query results are cached for 5 minutes within a session: reconnect to see changes.
 
   Logs:
@@ -532,8 +552,9 @@ EOF
 EOF
 	else
 		cat <<EOF
-  Your credentials are stored in the server's options: anyone who can connect to
-  127.0.0.1:$port on this machine can read them. Stop the demo when you are done.
+  Your credentials are stored in the server's options: anyone who connects with the
+  password can read them (the password file is yours and root's only; the cluster
+  refuses connections without it). Stop the demo when you are done.
 EOF
 	fi
 	cat <<EOF

@@ -24,15 +24,30 @@
 #       alone (the extra environment is then NOT applied: stop first to change
 #       it); otherwise a DIR made earlier by this script (failed start, crashed
 #       or killed server) is wiped and the cluster made again from scratch.
+#       With PG_CLUSTER_PASSWORD_FILE set (see below) the cluster trusts nobody:
+#       every connection must give the password of user postgres (scram-sha-256).
 #
 #   scripts/pg-cluster.sh stop DIR
 #       Fast shutdown (immediate if that fails) and remove DIR. No-op if DIR is gone.
 #
 #   scripts/pg-cluster.sh psql PORT [psql args...]
 #       psql -X -h 127.0.0.1 -p PORT -U postgres -d postgres [args...], run as the
-#       calling user (so -f files in its home are readable).
+#       calling user (so -f files in its home are readable). For a cluster started
+#       with a password, set PG_CLUSTER_PASSWORD_FILE, or PGPASSFILE (a pgpass file
+#       with the line 127.0.0.1:PORT:*:postgres:PASSWORD).
 #
 #   scripts/pg-cluster.sh status DIR     exit 0 if the cluster in DIR is running
+#
+# Environment:
+#   PG_CLUSTER_PASSWORD_FILE=FILE   opt-in password authentication
+#       FILE holds the password on its first line and must not be readable by
+#       group or others (chmod 600). start: initdb --auth=scram-sha-256 with that
+#       password for user postgres (handed to initdb in a file, never as an
+#       argument), and nothing is trusted. psql: connects with it through a
+#       private temporary PGPASSFILE, removed when psql exits. Unset (the default,
+#       used by e2e.sh and bench.sh): loopback connections are trusted, so anyone
+#       on the machine who reaches the port is superuser: fine for throwaway
+#       test clusters with fake credentials, not for real ones.
 #
 # Example:
 #   scripts/build-fdw.sh && scripts/pg-cluster.sh install
@@ -46,6 +61,7 @@ PG_BINDIR=/usr/lib/postgresql/${PG_MAJOR}/bin
 PG_USER=postgres
 EXT=steampipe_postgres_tokens
 MARKER=.pg-cluster # marks a directory made by this script (stop only deletes such dirs)
+AUTH_FILE=auth     # DIR/auth: how the cluster authenticates (trust or scram-sha-256)
 
 die() {
 	printf 'pg-cluster: error: %s\n' "$*" >&2
@@ -108,6 +124,26 @@ postmaster_pid() { # prints the postmaster pid of cluster dir $1 if it is alive 
 }
 
 is_running() { postmaster_pid "$1" >/dev/null; }
+
+# read_password: the password in PG_CLUSTER_PASSWORD_FILE into the global $password.
+# Builtins only: the password never becomes a process argument.
+password=""
+read_password() {
+	local f=$PG_CLUSTER_PASSWORD_FILE mode line=""
+	[[ -f $f && -r $f ]] || die "PG_CLUSTER_PASSWORD_FILE=$f is not a readable file"
+	mode=$(stat -L -c %a -- "$f") || die "cannot stat $f"
+	if ((8#$mode & 8#077)); then
+		die "PG_CLUSTER_PASSWORD_FILE=$f has mode $mode: others must not read it (chmod 600 $f)"
+	fi
+	IFS= read -r line <"$f" || true
+	line=${line%$'\r'}
+	[[ -n $line ]] || die "PG_CLUSTER_PASSWORD_FILE=$f: the first line (the password) is empty"
+	[[ $line != *[[:cntrl:]]* ]] || die "PG_CLUSTER_PASSWORD_FILE=$f: the password holds control characters"
+	password=$line
+}
+
+# how the cluster in dir $1 authenticates (dirs made before this was recorded: trust)
+cluster_auth() { as_pg cat "$1/$AUTH_FILE" 2>/dev/null || echo trust; }
 
 running_port() { as_pg sed -n 4p "$1/data/postmaster.pid" 2>/dev/null || true; }
 
@@ -178,12 +214,20 @@ cmd_start() {
 	need_bin pg_ctl
 	need_bin pg_isready
 	id "$PG_USER" >/dev/null 2>&1 || die "OS user '$PG_USER' does not exist"
+	local auth=trust
+	if [[ -n ${PG_CLUSTER_PASSWORD_FILE:-} ]]; then
+		read_password
+		auth=scram-sha-256
+	fi
 
 	if is_running "$dir"; then
-		local rport
+		local rport rauth
 		rport=$(running_port "$dir")
 		[[ $rport == "$port" ]] ||
 			die "a cluster is already running in $dir on port ${rport:-?}, not $port (stop it first)"
+		rauth=$(cluster_auth "$dir")
+		[[ $rauth == "$auth" ]] ||
+			die "the cluster running in $dir uses $rauth authentication, not $auth (stop it first)"
 		if "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$port" -U "$PG_USER" -d postgres -t 5; then
 			log "cluster in $dir already running on 127.0.0.1:$port (environment unchanged)"
 			return 0
@@ -211,18 +255,37 @@ cmd_start() {
 	as_root chmod 0700 -- "$dir"
 	as_pg test -w "$dir" ||
 		die "user $PG_USER cannot write $dir: a parent directory is not reachable by it (use a dir under /tmp)"
+	local initdb_auth=(--auth=trust) initdb_rc=0
+	if [[ $auth != trust ]]; then
+		# initdb reads the password from a file: a copy the postgres user can read,
+		# private inside the 0700 cluster dir, removed as soon as initdb is done
+		(umask 077 && printf '%s\n' "$password" | as_pg tee "$dir/pwfile" >/dev/null) ||
+			die "cannot write the password file for initdb in $dir"
+		initdb_auth=(--auth="$auth" --pwfile="$dir/pwfile")
+	fi
 	as_pg env -i PATH="$PG_BINDIR:/usr/bin:/bin" LANG=C.UTF-8 \
-		"$PG_BINDIR/initdb" -D "$dir/data" -U "$PG_USER" --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
-		>"$dir/initdb.log" 2>&1 || {
+		"$PG_BINDIR/initdb" -D "$dir/data" -U "$PG_USER" "${initdb_auth[@]}" --encoding=UTF8 --locale=C.UTF-8 \
+		>"$dir/initdb.log" 2>&1 || initdb_rc=$?
+	as_pg rm -f -- "$dir/pwfile"
+	if ((initdb_rc != 0)); then
 		cat "$dir/initdb.log" >&2
 		die "initdb failed in $dir/data"
-	}
-	# loopback only, trust
-	as_pg tee "$dir/data/pg_hba.conf" >/dev/null <<'EOF'
+	fi
+	# loopback only; trust, or nobody without the password
+	if [[ $auth == trust ]]; then
+		as_pg tee "$dir/data/pg_hba.conf" >/dev/null <<'EOF'
 # written by pg-cluster.sh: throwaway cluster, loopback only, no passwords
 local all all                trust
 host  all all 127.0.0.1/32   trust
 EOF
+	else
+		as_pg tee "$dir/data/pg_hba.conf" >/dev/null <<EOF
+# written by pg-cluster.sh: loopback only, the password (PG_CLUSTER_PASSWORD_FILE) required
+local all all                $auth
+host  all all 127.0.0.1/32   $auth
+EOF
+	fi
+	printf '%s\n' "$auth" | as_pg tee "$dir/$AUTH_FILE" >/dev/null
 	as_pg tee -a "$dir/data/postgresql.conf" >/dev/null <<EOF
 
 # written by pg-cluster.sh
@@ -238,7 +301,7 @@ EOF
 	as_pg touch "$dir/$MARKER.ok"
 
 	printf '%s\n' "${envs[@]}" | as_pg tee "$dir/server.env" >/dev/null
-	log "starting cluster $dir on 127.0.0.1:$port (env: ${envs[*]:-none})"
+	log "starting cluster $dir on 127.0.0.1:$port (auth: $auth, env: ${envs[*]:-none})"
 	if ! as_pg env -i PATH="$PG_BINDIR:/usr/bin:/bin" LANG=C.UTF-8 HOME="$(getent passwd "$PG_USER" | cut -d: -f6)" \
 		"${envs[@]}" \
 		"$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
@@ -279,7 +342,21 @@ cmd_psql() {
 	shift
 	check_port "$port"
 	need_bin psql
-	exec "$PG_BINDIR/psql" -X -h 127.0.0.1 -p "$port" -U "$PG_USER" -d postgres "$@"
+	local psql=("$PG_BINDIR/psql" -X -h 127.0.0.1 -p "$port" -U "$PG_USER" -d postgres "$@")
+	[[ -n ${PG_CLUSTER_PASSWORD_FILE:-} ]] || exec "${psql[@]}"
+	# the password through a pgpass file of this psql's own (pgpass escapes \ and :)
+	read_password
+	local pw=${password//\\/\\\\}
+	pw=${pw//:/\\:}
+	psql_tmp=$(mktemp -d "${TMPDIR:-/tmp}/pg-cluster-psql.XXXXXX")
+	trap 'rm -rf -- "$psql_tmp"' EXIT
+	(umask 077 && printf '127.0.0.1:%s:*:%s:%s\n' "$port" "$PG_USER" "$pw" >"$psql_tmp/pgpass")
+	pw=""
+	password=""
+	unset PGPASSWORD # it would win over the file
+	local rc=0
+	PGPASSFILE=$psql_tmp/pgpass "${psql[@]}" || rc=$?
+	exit "$rc"
 }
 
 cmd_status() {
