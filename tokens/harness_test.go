@@ -30,10 +30,11 @@ var (
 	server *grpc.PluginServer
 	logs   = &lockedBuffer{}
 	// every sandbox any test started, so the final log scan knows all their secrets
-	sandboxes    []*sandbox.Sandbox
-	sandboxesMu  sync.Mutex
-	connSeq      atomic.Int64
-	benchmarking bool
+	sandboxes      []*sandbox.Sandbox
+	sandboxesMu    sync.Mutex
+	connSeq        atomic.Int64
+	benchmarking   bool
+	queryCacheOnce sync.Once
 )
 
 type lockedBuffer struct {
@@ -76,6 +77,9 @@ func TestMain(m *testing.M) {
 	}()
 
 	server = plugin.Server(&plugin.ServeOpts{PluginFunc: Plugin})
+	if _, err := server.SetCacheOptions(&proto.SetCacheOptionsRequest{Enabled: true, Ttl: 300, MaxSizeMb: 16}); err != nil {
+		panic(err)
+	}
 	code := m.Run()
 
 	w.Close()
@@ -170,11 +174,13 @@ clerk_base_url = "%s/clerk/v1"
 func (e *env) connect(config string) string {
 	e.t.Helper()
 	name := fmt.Sprintf("tokens_t%d", connSeq.Add(1))
+	// -1: the query cache was made once in TestMain, as Steampipe does at start; a
+	// size here would make the SDK build a new cache on every call.
 	res, err := server.SetAllConnectionConfigs(&proto.SetAllConnectionConfigsRequest{
 		Configs: []*proto.ConnectionConfig{{
 			Connection: name, Plugin: "tokens", PluginShortName: "tokens", PluginInstance: "tokens", Config: config,
 		}},
-		MaxCacheSizeMb: 16,
+		MaxCacheSizeMb: -1,
 	})
 	if err != nil {
 		e.t.Fatalf("set connection config: %v", err)

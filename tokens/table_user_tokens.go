@@ -107,10 +107,10 @@ func tableUserTokens(_ context.Context) *plugin.Table {
 
 // userTokenQuery is what the quals and the column list ask of one scan.
 type userTokenQuery struct {
-	providers, ids, teamIDs, emails valueSet[string]
-	needEmail, needCurrent          bool
-	limited                         bool // the query has a LIMIT the SDK tracks for us
-	now                             time.Time
+	providers, ids, teamIDs, emails  valueSet[string]
+	needEmail, needCurrent, needTeam bool
+	limited                          bool // the query has a LIMIT the SDK tracks for us
+	now                              time.Time
 }
 
 func newUserTokenQuery(d *plugin.QueryData) *userTokenQuery {
@@ -124,6 +124,7 @@ func newUserTokenQuery(d *plugin.QueryData) *userTokenQuery {
 	}
 	q.needEmail = q.emails.constrained || wants(d, "email", "title")
 	q.needCurrent = wants(d, "is_current")
+	q.needTeam = q.teamIDs.constrained || wants(d, "team_id") // parsing each token's scopes costs
 	return q
 }
 
@@ -316,7 +317,7 @@ func listVercelTokens(ctx context.Context, d *plugin.QueryData, client *vercel.C
 			return false, err
 		}
 		for i := range tokens {
-			row := vercelRow(&tokens[i], vc, q.now)
+			row := vercelRow(&tokens[i], vc, q.now, q.needTeam)
 			if !q.keep(row) {
 				continue
 			}
@@ -344,45 +345,70 @@ func listVercelTokens(ctx context.Context, d *plugin.QueryData, client *vercel.C
 	return err
 }
 
-// listVercelPages walks the list. Without a LIMIT every page is needed, so the next
-// one is fetched while this one streams (the SDK's row buffer holds one page, so
-// streaming waits for rows to be built); with a LIMIT a page is only asked for once
-// the previous one has been streamed and rows are still wanted.
+// listVercelPages walks the list. With a LIMIT, one page at a time, each sized to
+// what the LIMIT still needs, so no request is made that the query does not need.
+// Without one every page is needed: a fetcher walks the list up to two pages ahead of
+// the rows being streamed, so requests never wait for rows to be built (the SDK's row
+// buffer holds one page, and the other upstream's rows share it).
 func listVercelPages(ctx context.Context, d *plugin.QueryData, pager *vercel.Pager, q *userTokenQuery,
 	ready func() error, stream func([]vercel.Token) (bool, error)) error {
+	if q.limited {
+		for pager.More() {
+			if pager.Pages() > 0 {
+				d.WaitForListRateLimit(ctx)
+				pager.SetPageSize(vercelPageSize(d, q))
+			}
+			tokens, err := pager.Next(ctx)
+			if err == nil {
+				err = ready()
+			}
+			if err != nil {
+				return err
+			}
+			if more, err := stream(tokens); err != nil || !more {
+				return err
+			}
+		}
+		return nil
+	}
+
 	type page struct {
 		tokens []vercel.Token
 		err    error
 	}
-	fetch := func() <-chan page {
-		ch := make(chan page, 1) // the fetch never blocks, even if nobody reads it
-		go func() {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the fetcher when the rows stop being wanted
+	pages := make(chan page, 2)
+	go func() {
+		defer close(pages)
+		for pager.More() {
+			if pager.Pages() > 0 {
+				if ready() != nil { // an email qual may rule Vercel out: ask no more
+					return
+				}
+				d.WaitForListRateLimit(ctx)
+			}
 			tokens, err := pager.Next(ctx)
-			ch <- page{tokens, err}
-		}()
-		return ch
-	}
-	next := fetch()
-	for next != nil {
-		p := <-next
-		next = nil
-		if p.err != nil {
-			return p.err
+			select {
+			case pages <- page{tokens, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
 		}
-		if err := ready(); err != nil { // an email qual may rule Vercel out: ask no more
+	}()
+	for p := range pages {
+		err := p.err
+		if err == nil {
+			err = ready()
+		}
+		if err != nil {
 			return err
-		}
-		if pager.More() && !q.limited {
-			d.WaitForListRateLimit(ctx)
-			next = fetch()
 		}
 		if more, err := stream(p.tokens); err != nil || !more {
 			return err
-		}
-		if next == nil && pager.More() {
-			d.WaitForListRateLimit(ctx)
-			pager.SetPageSize(vercelPageSize(d, q))
-			next = fetch()
 		}
 	}
 	return nil
@@ -456,7 +482,7 @@ func filterTokens(page []vercel.Token, keep func(*vercel.Token) bool) []vercel.T
 	return out
 }
 
-func vercelRow(t *vercel.Token, vc *vercelContext, now time.Time) *userToken {
+func vercelRow(t *vercel.Token, vc *vercelContext, now time.Time, withTeam bool) *userToken {
 	expires, revoked := t.ExpiresAt.Ptr(), t.RevokedAt.Ptr()
 	active := revoked == nil && (expires == nil || expires.After(now))
 	r := &userToken{
@@ -464,7 +490,6 @@ func vercelRow(t *vercel.Token, vc *vercelContext, now time.Time) *userToken {
 		ID:         t.ID,
 		Name:       nonEmpty(t.Name),
 		Email:      vc.email,
-		TeamID:     t.TeamID(),
 		Type:       nonEmpty(t.Type),
 		Origin:     t.Origin,
 		Prefix:     t.Prefix,
@@ -479,6 +504,9 @@ func vercelRow(t *vercel.Token, vc *vercelContext, now time.Time) *userToken {
 	}
 	if s := t.ScopesJSON(); s != nil {
 		r.Scopes = json.RawMessage(s)
+	}
+	if withTeam {
+		r.TeamID = t.TeamID()
 	}
 	if vc.currentID != nil {
 		current := t.ID == *vc.currentID

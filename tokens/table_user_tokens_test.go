@@ -303,6 +303,8 @@ func TestUserTokensPushdownRequestCounts(t *testing.T) {
 			4, 0, func(r []row) bool { return len(r) == 250 }, "3 pages + /v2/user"},
 		{"email of a Query Server user", query{table: "user_tokens", columns: []string{"id", "email"}, quals: map[string]any{"email": qsUser.Email, "provider": "query_server"}},
 			0, 2, func(r []row) bool { return len(r) == 1 && r[0]["email"] == qsUser.Email }, ""},
+		{"an email only a Query Server user has stops Vercel after its first page", query{table: "user_tokens", columns: []string{"id", "email"}, quals: map[string]any{"email": qsUser.Email}},
+			1, 2, func(r []row) bool { return len(r) == 1 && r[0]["provider"] == "query_server" }, "the account is cached from an earlier case; page 2 waits for it and is never asked"},
 		{"provider IN both lists each once", query{table: "user_tokens", columns: []string{"id", "provider"}, quals: map[string]any{"provider": []string{"vercel", "query_server"}}},
 			3, 1, func(r []row) bool {
 				return len(r) == 250+len(e.sb.QueryServerUserTokens()) && len(byID(r, "vercel")) == 250
