@@ -276,7 +276,7 @@ const notes = `
 - **Pages ahead.** The SDK's row buffer holds one page (100 rows), so a list that fetched a page only
   after streaming the last one waited for rows to be built, and for the other upstream's rows sharing
   the buffer. Without a LIMIT a fetcher now walks the Vercel list up to two pages ahead: through
-  PostgreSQL, count(*) went from 1.29 to 1.13 times its floor. With a LIMIT pages stay one at a time,
+  PostgreSQL, count(*) went from 1.16 to 1.13 times its floor. With a LIMIT pages stay one at a time,
   each sized to what the LIMIT still needs, so no request is made that the query does not need.
 - **LIMIT across upstreams.** With a LIMIT, the Query Server list waits for the Vercel list and asks
   nothing if the limit is already met: limit 5 is one request, where the two lists used to race.
