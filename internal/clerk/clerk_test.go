@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -17,14 +17,6 @@ import (
 
 // The client against the sandbox's Clerk Backend API, over real HTTP.
 
-func startSandbox(t testing.TB, cfg sandbox.Config) (*sandbox.Sandbox, string) {
-	t.Helper()
-	sb := sandbox.New(cfg)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	return sb, srv.URL
-}
-
 // newTestClient has fast retries: 3 after the first attempt, backoff of milliseconds.
 func newTestClient(t testing.TB, sb *sandbox.Sandbox, serverURL string) *Client {
 	t.Helper()
@@ -34,15 +26,6 @@ func newTestClient(t testing.TB, sb *sandbox.Sandbox, serverURL string) *Client 
 		t.Fatal(err)
 	}
 	return c
-}
-
-func asUpstream(t *testing.T, err error) *upstream.Error {
-	t.Helper()
-	e, ok := upstream.As(err)
-	if !ok {
-		t.Fatalf("error %v (%T) is not an *upstream.Error", err, err)
-	}
-	return e
 }
 
 func assertNoSecretIn(t *testing.T, sb *sandbox.Sandbox, text string) {
@@ -58,7 +41,7 @@ func int64p(v int64) *int64    { return &v }
 func stringp(v string) *string { return &v }
 
 func TestCreateSendsOnlyTheParametersGiven(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	c := newTestClient(t, sb, u)
 	user, org := sb.ClerkUserIDs()[0], sb.ClerkOrgIDs()[0] // the first user is a member of the first org
 	cases := []struct {
@@ -99,7 +82,7 @@ func TestCreateSendsOnlyTheParametersGiven(t *testing.T) {
 }
 
 func TestRevoke(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	c := newTestClient(t, sb, u)
 	made, err := c.Create(context.Background(), CreateParams{UserID: sb.ClerkUserIDs()[1]})
 	if err != nil {
@@ -121,7 +104,7 @@ func TestRevoke(t *testing.T) {
 
 // Clerk's errors reach the caller as Code and Message (long_message preferred).
 func TestErrorsCarryClerksCodeAndLongMessage(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	c := newTestClient(t, sb, u)
 	ctx := context.Background()
 	users, orgs := sb.ClerkUserIDs(), sb.ClerkOrgIDs()
@@ -159,7 +142,7 @@ func TestErrorsCarryClerksCodeAndLongMessage(t *testing.T) {
 	for _, tc := range cases {
 		sb.ResetRequests()
 		err := tc.call()
-		e := asUpstream(t, err)
+		e := testkit.AsUpstream(t, err)
 		if e.Kind != upstream.KindStatus || e.Status != tc.status || e.Code != tc.code || e.Message != tc.message || e.Attempts != 1 {
 			t.Errorf("%s: got %d %q %q (kind %v, %d attempts), want %d %q %q", tc.name, e.Status, e.Code, e.Message, e.Kind, e.Attempts, tc.status, tc.code, tc.message)
 			continue
@@ -175,14 +158,14 @@ func TestErrorsCarryClerksCodeAndLongMessage(t *testing.T) {
 }
 
 func TestBadKeys(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	for key, want := range map[string]int{"sk_test_wrongwrongwrong": 401, sb.ClerkPublishableKey(): 403} {
 		c, err := New(upstream.Options{BaseURL: u + "/clerk/v1", MaxRetries: 3}, key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = c.Create(context.Background(), CreateParams{UserID: sb.ClerkUserIDs()[0]})
-		e := asUpstream(t, err)
+		e := testkit.AsUpstream(t, err)
 		if e.Status != want || e.Attempts != 1 || e.Code == "" || e.Message == "" || strings.Contains(err.Error(), key) {
 			t.Fatalf("key %.8s…: %#v", key, e)
 		}
@@ -190,7 +173,7 @@ func TestBadKeys(t *testing.T) {
 }
 
 func TestThrottledCreateIsRetriedAfterRetryAfter(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamClerk, Kind: "status", Status: 429, RetryAfter: "1", Times: 1})
 	start := time.Now()
 	got, err := newTestClient(t, sb, u).Create(context.Background(), CreateParams{UserID: sb.ClerkUserIDs()[0]})
@@ -209,10 +192,10 @@ func TestThrottledCreateIsRetriedAfterRetryAfter(t *testing.T) {
 }
 
 func TestThrottledForeverIsKindThrottled(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamClerk, Kind: "status", Status: 429, RetryAfter: "0"})
 	_, err := newTestClient(t, sb, u).Create(context.Background(), CreateParams{UserID: sb.ClerkUserIDs()[0]})
-	e := asUpstream(t, err)
+	e := testkit.AsUpstream(t, err)
 	if e.Kind != upstream.KindThrottled || e.Attempts != 4 || e.Code != "too_many_requests" {
 		t.Fatalf("%#v", e)
 	}
@@ -220,10 +203,10 @@ func TestThrottledForeverIsKindThrottled(t *testing.T) {
 
 // A 500 leaves it unknown whether Clerk minted a token: a create is not repeated.
 func TestServerErrorOnCreateIsNotRetried(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamClerk, Method: "POST", Path: "/sign_in_tokens", Kind: "status", Status: 500, Times: 1})
 	_, err := newTestClient(t, sb, u).Create(context.Background(), CreateParams{UserID: sb.ClerkUserIDs()[0]})
-	e := asUpstream(t, err)
+	e := testkit.AsUpstream(t, err)
 	if e.Kind != upstream.KindStatus || e.Status != 500 || e.Attempts != 1 || e.Code != "internal_clerk_error" {
 		t.Fatalf("%#v", e)
 	}
@@ -234,7 +217,7 @@ func TestServerErrorOnCreateIsNotRetried(t *testing.T) {
 
 // A revoke can be repeated safely.
 func TestServerErrorOnRevokeIsRetried(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	c := newTestClient(t, sb, u)
 	made, err := c.Create(context.Background(), CreateParams{UserID: sb.ClerkUserIDs()[0]})
 	if err != nil {
@@ -262,10 +245,10 @@ func TestUnusableBodies(t *testing.T) {
 		{"html", upstream.KindStatus, 502, 1}, // a 502 on a create is not repeated either
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
-			sb, u := startSandbox(t, sandbox.Config{})
+			sb, u := testkit.StartSandbox(t, sandbox.Config{})
 			sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamClerk, Kind: tc.kind, Times: 100})
 			_, err := newTestClient(t, sb, u).Create(context.Background(), CreateParams{UserID: sb.ClerkUserIDs()[0]})
-			e := asUpstream(t, err)
+			e := testkit.AsUpstream(t, err)
 			if e.Kind != tc.want || e.Status != tc.status || e.Attempts != tc.attempts {
 				t.Fatalf("kind %v status %d attempts %d, want %v %d %d: %v", e.Kind, e.Status, e.Attempts, tc.want, tc.status, tc.attempts, err)
 			}
@@ -275,11 +258,11 @@ func TestUnusableBodies(t *testing.T) {
 		})
 	}
 	// A create whose answer is cut off is not repeated; a revoke's is (it is idempotent).
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	c := newTestClient(t, sb, u)
 	sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamClerk, Kind: "truncate", Times: 1})
 	_, err := c.Create(context.Background(), CreateParams{UserID: sb.ClerkUserIDs()[0]})
-	e := asUpstream(t, err)
+	e := testkit.AsUpstream(t, err)
 	if e.Kind != upstream.KindNetwork || e.Attempts != 1 || len(sb.ClerkSignInTokens()) != 1 {
 		t.Fatalf("cut-off create: %#v, %d minted", e, len(sb.ClerkSignInTokens()))
 	}
@@ -291,7 +274,7 @@ func TestUnusableBodies(t *testing.T) {
 func TestTolerantBodies(t *testing.T) {
 	for _, kind := range []string{"extra_fields", "missing_optional", "null_optional"} {
 		t.Run(kind, func(t *testing.T) {
-			sb, u := startSandbox(t, sandbox.Config{})
+			sb, u := testkit.StartSandbox(t, sandbox.Config{})
 			sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamClerk, Kind: kind})
 			c := newTestClient(t, sb, u)
 			got, err := c.Create(context.Background(), CreateParams{UserID: sb.ClerkUserIDs()[0]})
@@ -315,7 +298,7 @@ func TestTolerantBodies(t *testing.T) {
 			}
 			// Errors decode as well.
 			_, err = c.Revoke(context.Background(), "sit_unknown")
-			if e := asUpstream(t, err); e.Code != "resource_not_found" || !strings.Contains(e.Message, "sit_unknown") {
+			if e := testkit.AsUpstream(t, err); e.Code != "resource_not_found" || !strings.Contains(e.Message, "sit_unknown") {
 				t.Fatalf("%#v", e)
 			}
 		})

@@ -3,14 +3,13 @@ package queryserver
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"math"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
@@ -44,66 +43,6 @@ func sandboxBodies(tb testing.TB) (bodies [][]byte, owns []string) {
 		bodies = append(bodies, get(UserTokenPath))
 	}
 	return bodies, []string{admin, sb.QueryServerUserToken(), ""}
-}
-
-// jsonStrings are the byte ranges of the string literals of a JSON text that are
-// values (not object keys), contents only, without the quotes.
-func jsonStrings(body []byte) [][2]int {
-	var out [][2]int
-	for i := 0; i < len(body); i++ {
-		if body[i] != '"' {
-			continue
-		}
-		start := i + 1
-		j := start
-		for ; j < len(body) && body[j] != '"'; j++ {
-			if body[j] == '\\' {
-				j++
-			}
-		}
-		k := j + 1
-		for k < len(body) && (body[k] == ' ' || body[k] == '\t' || body[k] == '\n' || body[k] == '\r') {
-			k++
-		}
-		if k >= len(body) || body[k] != ':' {
-			out = append(out, [2]int{start, min(j, len(body))})
-		}
-		i = j
-	}
-	return out
-}
-
-// maskStrings replaces the contents of every string value with as many 'x': the same
-// shape and length, none of the text.
-func maskStrings(body []byte) []byte {
-	masked := bytes.Clone(body)
-	for _, r := range jsonStrings(body) {
-		for i := r[0]; i < r[1]; i++ {
-			masked[i] = 'x'
-		}
-	}
-	return masked
-}
-
-// stringValues decodes the strings of a JSON text (valid or not: as far as it parses).
-func stringValues(body []byte) []string {
-	var out []string
-	dec := json.NewDecoder(bytes.NewReader(body))
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return out
-		}
-		if s, ok := tok.(string); ok {
-			out = append(out, s)
-		}
-	}
-}
-
-// notInTemplates: characters no error template or Go field path has, so a body string
-// holding one can only be in a message if the message quoted it.
-func notInTemplates(r rune) bool {
-	return !(r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(" .,:()[]_", r)))
 }
 
 // visibleText is every key and value of a JSON text except the values of "token" keys
@@ -219,12 +158,12 @@ func FuzzDecodeUserTokens(f *testing.F) {
 			if rows != nil {
 				t.Fatalf("rows with an error")
 			}
-			checkRefusal(t, body, err)
+			testkit.CheckRefusal(t, body, err)
 			if msg := err.Error(); secret && strings.Contains(msg, own) {
-				if strings.ContainsFunc(own, notInTemplates) {
+				if strings.ContainsFunc(own, testkit.NotInTemplates) {
 					t.Fatalf("the error holds own: %s", msg)
 				}
-				_, err2 := decodeUserTokens(&upstream.Response{Status: 200, Body: maskStrings(body)}, []byte(own))
+				_, err2 := decodeUserTokens(&upstream.Response{Status: 200, Body: testkit.MaskStrings(body)}, []byte(own))
 				if err2 == nil || !strings.Contains(err2.Error(), own) {
 					t.Fatalf("the error holds own: %s", msg)
 				}
@@ -251,26 +190,6 @@ func FuzzDecodeUserTokens(f *testing.F) {
 			}
 		}
 	})
-}
-
-func checkRefusal(t *testing.T, body []byte, err error) {
-	t.Helper()
-	var e *upstream.Error
-	if !errors.As(err, &e) || e != err {
-		t.Fatalf("error %v (%T) is not an *upstream.Error", err, err)
-	}
-	if e.Kind != upstream.KindDecode {
-		t.Fatalf("kind %v, want KindDecode: %v", e.Kind, err)
-	}
-	msg := err.Error()
-	if len(body) > 20 && strings.Contains(msg, string(body)) {
-		t.Fatalf("the error quotes the body: %s", msg)
-	}
-	for _, s := range stringValues(body) {
-		if len(s) >= 8 && strings.ContainsFunc(s, notInTemplates) && strings.Contains(msg, s) {
-			t.Fatalf("the error quotes the body's string %q: %s", s, msg)
-		}
-	}
 }
 
 // FuzzExpiry: ExpiresAt and Usable follow the server's rules for any pair of values.

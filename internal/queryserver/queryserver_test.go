@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -18,14 +18,6 @@ import (
 
 // The client against the sandbox's Query Server, over real HTTP.
 
-func startSandbox(t testing.TB, cfg sandbox.Config) (*sandbox.Sandbox, string) {
-	t.Helper()
-	sb := sandbox.New(cfg)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	return sb, srv.URL
-}
-
 // newTestClient has fast retries: 3 after the first attempt, backoff of milliseconds.
 func newTestClient(t testing.TB, serverURL, token string) *Client {
 	t.Helper()
@@ -35,15 +27,6 @@ func newTestClient(t testing.TB, serverURL, token string) *Client {
 		t.Fatal(err)
 	}
 	return c
-}
-
-func asUpstream(t *testing.T, err error) *upstream.Error {
-	t.Helper()
-	e, ok := upstream.As(err)
-	if !ok {
-		t.Fatalf("error %v (%T) is not an *upstream.Error", err, err)
-	}
-	return e
 }
 
 // assertNoSecret: no secret the sandbox knows appears in any decoded value.
@@ -79,7 +62,7 @@ func fetchRaw(tb testing.TB, base, path, token string) []byte {
 }
 
 func TestUserTokensMatchTheServerWithoutSecrets(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{QueryServerUsers: 9})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{QueryServerUsers: 9})
 	c := newTestClient(t, u, sb.QueryServerAdminToken())
 	got, err := c.UserTokens(context.Background())
 	if err != nil {
@@ -111,7 +94,7 @@ func TestUserTokensMatchTheServerWithoutSecrets(t *testing.T) {
 }
 
 func TestUsersCarryNoPassword(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	c := newTestClient(t, u, sb.QueryServerAdminToken())
 	got, err := c.Users(context.Background())
 	if err != nil {
@@ -141,7 +124,7 @@ func TestUsersCarryNoPassword(t *testing.T) {
 
 // decodeUserTokens and decodeUsers wipe the body: it holds every token and hash.
 func TestDecodingWipesTheBody(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	admin := sb.QueryServerAdminToken()
 	for _, tc := range []struct {
 		path   string
@@ -170,7 +153,7 @@ func TestDecodingWipesTheBody(t *testing.T) {
 					t.Fatalf("%s: no rows", tc.path)
 				}
 				assertNoSecret(t, sb, v)
-			} else if e := asUpstream(t, err); e.Kind != upstream.KindDecode || strings.Contains(err.Error(), admin) {
+			} else if e := testkit.AsUpstream(t, err); e.Kind != upstream.KindDecode || strings.Contains(err.Error(), admin) {
 				t.Fatalf("%s: %v", tc.path, err)
 			}
 		}
@@ -178,7 +161,7 @@ func TestDecodingWipesTheBody(t *testing.T) {
 }
 
 func TestLegacyTokenPathFallbackIsRemembered(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{QueryServerTokenPath: LegacyUserTokenPath})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{QueryServerTokenPath: LegacyUserTokenPath})
 	c := newTestClient(t, u, sb.QueryServerAdminToken())
 	for round := 1; round <= 3; round++ {
 		sb.ResetRequests()
@@ -206,7 +189,7 @@ func TestLegacyTokenPathFallbackIsRemembered(t *testing.T) {
 	}
 
 	// The real path is asked first and needs no fallback.
-	sb2, u2 := startSandbox(t, sandbox.Config{})
+	sb2, u2 := testkit.StartSandbox(t, sandbox.Config{})
 	c2 := newTestClient(t, u2, sb2.QueryServerAdminToken())
 	if _, err := c2.UserTokens(context.Background()); err != nil {
 		t.Fatal(err)
@@ -217,10 +200,10 @@ func TestLegacyTokenPathFallbackIsRemembered(t *testing.T) {
 }
 
 func TestNeitherTokenPathSaysWhy(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	sb.SetQueryServerOption("create_user", "0") // every user-token route answers 404
 	_, err := newTestClient(t, u, sb.QueryServerAdminToken()).UserTokens(context.Background())
-	e := asUpstream(t, err)
+	e := testkit.AsUpstream(t, err)
 	if e.Kind != upstream.KindStatus || e.Status != 404 || !strings.Contains(e.Message, "create_user") ||
 		!strings.Contains(e.Path, UserTokenPath) || !strings.Contains(e.Path, LegacyUserTokenPath) {
 		t.Fatalf("%#v", e)
@@ -231,10 +214,10 @@ func TestNeitherTokenPathSaysWhy(t *testing.T) {
 }
 
 func TestNonAdminTokenIs401(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	c := newTestClient(t, u, sb.QueryServerUserToken())
 	_, err := c.UserTokens(context.Background())
-	e := asUpstream(t, err)
+	e := testkit.AsUpstream(t, err)
 	if e.Kind != upstream.KindStatus || e.Status != 401 || e.Attempts != 1 {
 		t.Fatalf("%#v", e)
 	}
@@ -265,7 +248,7 @@ func TestUnusableBodies(t *testing.T) {
 	} {
 		for _, path := range []string{UserTokenPath, "/_/user"} {
 			t.Run(tc.kind+path, func(t *testing.T) {
-				sb, u := startSandbox(t, sandbox.Config{})
+				sb, u := testkit.StartSandbox(t, sandbox.Config{})
 				sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamQueryServer, Path: path, Kind: tc.kind, Times: 100})
 				c := newTestClient(t, u, sb.QueryServerAdminToken())
 				var err error
@@ -274,7 +257,7 @@ func TestUnusableBodies(t *testing.T) {
 				} else {
 					_, err = c.Users(context.Background())
 				}
-				e := asUpstream(t, err)
+				e := testkit.AsUpstream(t, err)
 				if e.Kind != tc.want || e.Status != tc.status || e.Attempts != tc.attempts {
 					t.Fatalf("kind %v status %d attempts %d, want %v %d %d: %v", e.Kind, e.Status, e.Attempts, tc.want, tc.status, tc.attempts, err)
 				}
@@ -292,7 +275,7 @@ func TestUnusableBodies(t *testing.T) {
 func TestTolerantBodies(t *testing.T) {
 	for _, kind := range []string{"extra_fields", "missing_optional", "null_optional"} {
 		t.Run(kind, func(t *testing.T) {
-			sb, u := startSandbox(t, sandbox.Config{})
+			sb, u := testkit.StartSandbox(t, sandbox.Config{})
 			sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamQueryServer, Kind: kind})
 			c := newTestClient(t, u, sb.QueryServerAdminToken())
 			got, err := c.UserTokens(context.Background())

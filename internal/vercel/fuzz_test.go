@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -93,60 +94,6 @@ func pageCursor(body []byte) (string, error) {
 	return c, err
 }
 
-// jsonStrings are the byte ranges of the string literals of a valid JSON text that are
-// values (not object keys), contents only, without the quotes.
-func jsonStrings(body []byte) [][2]int {
-	var out [][2]int
-	for i := 0; i < len(body); i++ {
-		if body[i] != '"' {
-			continue
-		}
-		start := i + 1
-		j := start
-		for ; j < len(body) && body[j] != '"'; j++ {
-			if body[j] == '\\' {
-				j++
-			}
-		}
-		k := j + 1
-		for k < len(body) && (body[k] == ' ' || body[k] == '\t' || body[k] == '\n' || body[k] == '\r') {
-			k++
-		}
-		if k >= len(body) || body[k] != ':' {
-			out = append(out, [2]int{start, j})
-		}
-		i = j
-	}
-	return out
-}
-
-// maskStrings replaces the contents of every string value with as many 'x': the same
-// shape and length, none of the text.
-func maskStrings(body []byte) []byte {
-	masked := bytes.Clone(body)
-	for _, r := range jsonStrings(body) {
-		for i := r[0]; i < r[1]; i++ {
-			masked[i] = 'x'
-		}
-	}
-	return masked
-}
-
-// stringValues decodes the string values of a JSON text (valid or not: as far as it parses).
-func stringValues(body []byte) []string {
-	var out []string
-	dec := json.NewDecoder(bytes.NewReader(body))
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return out
-		}
-		if s, ok := tok.(string); ok {
-			out = append(out, s)
-		}
-	}
-}
-
 // FuzzDecodePage: decodePage never panics; a page it accepts has an id on every token
 // and a cursor that survives being sent back; a page it refuses gets a KindDecode
 // *upstream.Error that describes the body without quoting it.
@@ -167,10 +114,10 @@ func FuzzDecodePage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		tokens, cursor, err := decodePage(&upstream.Response{Status: 200, Body: bytes.Clone(body)})
 		if err != nil {
-			checkRefusal(t, body, err)
+			testkit.CheckRefusal(t, body, err)
 			// The text of the refusal depends on the body's shape, never on its strings.
 			if json.Valid(body) {
-				_, _, err2 := decodePage(&upstream.Response{Status: 200, Body: maskStrings(body)})
+				_, _, err2 := decodePage(&upstream.Response{Status: 200, Body: testkit.MaskStrings(body)})
 				if err2 == nil || err2.Error() != err.Error() {
 					t.Fatalf("the error depends on string contents: %v / with strings masked: %v", err, err2)
 				}
@@ -198,35 +145,6 @@ func FuzzDecodePage(f *testing.F) {
 			}
 		}
 	})
-}
-
-func checkRefusal(t *testing.T, body []byte, err error) {
-	t.Helper()
-	var e *upstream.Error
-	if !errors.As(err, &e) || e != err {
-		t.Fatalf("error %v (%T) is not an *upstream.Error", err, err)
-	}
-	if e.Kind != upstream.KindDecode {
-		t.Fatalf("kind %v, want KindDecode: %v", e.Kind, err)
-	}
-	msg := err.Error()
-	if len(body) > 20 && strings.Contains(msg, string(body)) {
-		t.Fatalf("the error quotes the body: %s", msg)
-	}
-	if !utf8.ValidString(msg) {
-		t.Fatalf("the error is not valid UTF-8: %q", msg)
-	}
-	for _, s := range stringValues(body) {
-		if len(s) >= 8 && strings.ContainsFunc(s, notInTemplates) && strings.Contains(msg, s) {
-			t.Fatalf("the error quotes the body's string %q: %s", s, msg)
-		}
-	}
-}
-
-// notInTemplates: characters no error template or Go field path has, so a body string
-// holding one can only be in a message if the message quoted it.
-func notInTemplates(r rune) bool {
-	return !(r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(" .,:()[]_", r)))
 }
 
 // FuzzTokenPath: whatever the id, a GET for it can only reach /v5/user/tokens/<one

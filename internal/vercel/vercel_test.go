@@ -3,7 +3,7 @@ package vercel
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -20,14 +20,6 @@ import (
 const listPath = "/v6/user/tokens"
 
 var cursorModes = []string{"number", "string", "mixed"}
-
-func startSandbox(t testing.TB, cfg sandbox.Config) (*sandbox.Sandbox, string) {
-	t.Helper()
-	sb := sandbox.New(cfg)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	return sb, srv.URL
-}
 
 // newTestClient has fast retries: 3 after the first attempt, backoff of milliseconds.
 func newTestClient(t testing.TB, sb *sandbox.Sandbox, serverURL string) *Client {
@@ -110,15 +102,6 @@ func assertEveryTokenOnce(t *testing.T, sb *sandbox.Sandbox, got []Token) {
 	}
 }
 
-func asUpstream(t *testing.T, err error) *upstream.Error {
-	t.Helper()
-	e, ok := upstream.As(err)
-	if !ok {
-		t.Fatalf("error %v (%T) is not an *upstream.Error", err, err)
-	}
-	return e
-}
-
 func isNumeric(s string) bool {
 	_, err := strconv.ParseFloat(s, 64)
 	return err == nil
@@ -126,7 +109,7 @@ func isNumeric(s string) bool {
 
 func TestPagerWalksEveryTokenOnceInEachCursorMode(t *testing.T) {
 	for _, mode := range cursorModes {
-		sb, u := startSandbox(t, sandbox.Config{VercelCursor: mode})
+		sb, u := testkit.StartSandbox(t, sandbox.Config{VercelCursor: mode})
 		c := newTestClient(t, sb, u)
 		n := len(sb.VercelTokens())
 		for _, size := range []int{1, 7, 10, n, MaxPageSize} {
@@ -166,7 +149,7 @@ func TestPagerWalksEveryTokenOnceInEachCursorMode(t *testing.T) {
 }
 
 func TestPagerEmptyAccount(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{VercelTokens: -1})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: -1})
 	p := newTestClient(t, sb, u).Tokens(10)
 	got, err := walk(t, p)
 	if err != nil || len(got) != 0 || p.Pages() != 1 {
@@ -175,7 +158,7 @@ func TestPagerEmptyAccount(t *testing.T) {
 }
 
 func TestSetPageSize(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	c := newTestClient(t, sb, u)
 	p := c.Tokens(5)
 	var got []Token
@@ -219,11 +202,11 @@ func TestPagerStopsOnLoopingCursors(t *testing.T) {
 		for _, kind := range []string{"repeat_cursor", "empty_page_with_next"} {
 			for _, after := range []int{0, 2} {
 				t.Run(mode+"/"+kind+"/after_"+strconv.Itoa(after), func(t *testing.T) {
-					sb, u := startSandbox(t, sandbox.Config{VercelCursor: mode})
+					sb, u := testkit.StartSandbox(t, sandbox.Config{VercelCursor: mode})
 					sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: kind, After: after})
 					p := newTestClient(t, sb, u).Tokens(5)
 					got, err := walk(t, p)
-					e := asUpstream(t, err)
+					e := testkit.AsUpstream(t, err)
 					if e.Kind != upstream.KindProtocol {
 						t.Fatalf("kind %v, want KindProtocol: %v", e.Kind, err)
 					}
@@ -251,7 +234,7 @@ func TestPagerStopsOnLoopingCursors(t *testing.T) {
 func TestPagerAcceptsOversizedPageWhole(t *testing.T) {
 	for _, mode := range cursorModes {
 		t.Run(mode, func(t *testing.T) {
-			sb, u := startSandbox(t, sandbox.Config{VercelCursor: mode})
+			sb, u := testkit.StartSandbox(t, sandbox.Config{VercelCursor: mode})
 			sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: "oversized_page", Times: 1})
 			p := newTestClient(t, sb, u).Tokens(4)
 			first, err := p.Next(context.Background())
@@ -300,10 +283,10 @@ func TestUnusableBodies(t *testing.T) {
 	for _, tc := range cases {
 		for name, call := range calls {
 			t.Run(tc.kind+"/"+name, func(t *testing.T) {
-				sb, u := startSandbox(t, sandbox.Config{})
+				sb, u := testkit.StartSandbox(t, sandbox.Config{})
 				sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: tc.kind, Times: 100})
 				err := call(newTestClient(t, sb, u), sb)
-				e := asUpstream(t, err)
+				e := testkit.AsUpstream(t, err)
 				if e.Kind != tc.want || e.Status != tc.status || e.Attempts != tc.attempts {
 					t.Fatalf("kind %v status %d attempts %d, want %v %d %d: %v", e.Kind, e.Status, e.Attempts, tc.want, tc.status, tc.attempts, err)
 				}
@@ -321,14 +304,14 @@ func TestUnusableBodies(t *testing.T) {
 // Unknown keys, and optional keys left out or sent as null, decode; the optional
 // fields are then nil.
 func TestTolerantBodies(t *testing.T) {
-	sb0, u0 := startSandbox(t, sandbox.Config{})
+	sb0, u0 := testkit.StartSandbox(t, sandbox.Config{})
 	plain, err := walk(t, newTestClient(t, sb0, u0).Tokens(100))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, kind := range []string{"extra_fields", "missing_optional", "null_optional"} {
 		t.Run(kind, func(t *testing.T) {
-			sb, u := startSandbox(t, sandbox.Config{})
+			sb, u := testkit.StartSandbox(t, sandbox.Config{})
 			sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: kind})
 			c := newTestClient(t, sb, u)
 			got, err := walk(t, c.Tokens(7))
@@ -383,7 +366,7 @@ func TestTolerantBodies(t *testing.T) {
 }
 
 func TestGetTokenCurrentTokenAndUser(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	c := newTestClient(t, sb, u)
 	ctx := context.Background()
 	for _, want := range sb.VercelTokens()[:5] {
@@ -413,10 +396,10 @@ func TestGetTokenCurrentTokenAndUser(t *testing.T) {
 }
 
 func TestInvalidTokenIsAStatusErrorWithVercelsCode(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	c := newClientWithToken(t, u, "vcp_not_a_token_of_this_account", 3)
 	_, err := c.User(context.Background())
-	e := asUpstream(t, err)
+	e := testkit.AsUpstream(t, err)
 	if e.Kind != upstream.KindStatus || e.Status != 403 || e.Code != "forbidden" || e.Message != "Not authorized" || e.Attempts != 1 {
 		t.Fatalf("%#v", e)
 	}
@@ -429,7 +412,7 @@ func TestInvalidTokenIsAStatusErrorWithVercelsCode(t *testing.T) {
 }
 
 func TestThrottledListIsRetried(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: "status", Status: 429, RetryAfter: "0", Times: 2})
 	got, err := walk(t, newTestClient(t, sb, u).Tokens(100))
 	if err != nil {
@@ -477,7 +460,7 @@ func TestCursorText(t *testing.T) {
 }
 
 func TestCancelledListStops(t *testing.T) {
-	sb, u := startSandbox(t, sandbox.Config{})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := newTestClient(t, sb, u).Tokens(10).Next(ctx)
