@@ -78,20 +78,20 @@ func tableSignInTokens(_ context.Context) *plugin.Table {
 	}
 }
 
-func listSignInTokens(ctx context.Context, d *plugin.QueryData, h *plugin.HydrateData) (any, error) {
+func listSignInTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
 	start := time.Now()
-	_, err := signInTokenAction(ctx, d, h)
-	return nil, settled(start, err)
+	return nil, settled(start, signInTokenAction(ctx, d))
 }
 
-func signInTokenAction(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
+// signInTokenAction creates or revokes what the quals name, streaming each token.
+func signInTokenAction(ctx context.Context, d *plugin.QueryData) error {
 	c, err := connect(ctx, d)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s := c.settings
 	if err := firstErr(s.commonErr, s.clerkErr, s.flagsErr); err != nil {
-		return nil, err
+		return err
 	}
 	ids, users := stringQuals(d, "id"), stringQuals(d, "user_id")
 	orgs, statuses := stringQuals(d, "org_id"), stringQuals(d, "status")
@@ -101,10 +101,10 @@ func signInTokenAction(ctx context.Context, d *plugin.QueryData, _ *plugin.Hydra
 	switch {
 	case ids.constrained && !users.constrained:
 		if !statuses.constrained || !slices.Equal(statuses.values, []string{"revoked"}) || orgs.constrained || lifetimes.constrained {
-			return nil, usage("to revoke, give the id and status = 'revoked', and nothing else.")
+			return usage("to revoke, give the id and status = 'revoked', and nothing else.")
 		}
 		if !s.allowRevoke {
-			return nil, flagOff(s, argAllowRevoke, "revoke")
+			return flagOff(s, argAllowRevoke, "revoke")
 		}
 		for _, id := range ids.values {
 			if id == "" || !actions.claim("revoke:"+id) {
@@ -117,36 +117,36 @@ func signInTokenAction(ctx context.Context, d *plugin.QueryData, _ *plugin.Hydra
 					ue.Advice = "Clerk has no sign-in token " + shortID(id) + " in the instance of " + argClerkKey.named() +
 						" (sk_test_ and sk_live_ keys are different instances)"
 				}
-				return nil, err
+				return err
 			}
 			d.StreamListItem(ctx, &signInToken{ID: t.ID, UserID: t.UserID, Status: t.Status,
 				CreatedAt: t.CreatedAt.Ptr(), UpdatedAt: t.UpdatedAt.Ptr()})
 		}
-		return nil, nil
+		return nil
 
 	case users.constrained && !ids.constrained:
 		if statuses.constrained && !statuses.allows("pending") {
-			return nil, usage("a new token is 'pending'; to revoke one, give its id and status = 'revoked'.")
+			return usage("a new token is 'pending'; to revoke one, give its id and status = 'revoked'.")
 		}
 		if len(orgs.values) > 1 || len(lifetimes.values) > 1 {
-			return nil, usage("give at most one org_id and one expires_in_seconds per query.")
+			return usage("give at most one org_id and one expires_in_seconds per query.")
 		}
 		if !s.allowCreate {
-			return nil, flagOff(s, argAllowCreate, "create")
+			return flagOff(s, argAllowCreate, "create")
 		}
 		params := clerk.CreateParams{}
 		if orgs.constrained {
 			if len(orgs.values) == 0 {
-				return nil, nil // contradictory org_id quals: no row could match
+				return nil // contradictory org_id quals: no row could match
 			}
 			params.OrgID = &orgs.values[0]
 		}
 		if lifetimes.constrained {
 			if len(lifetimes.values) == 0 {
-				return nil, nil
+				return nil
 			}
 			if lifetimes.values[0] < 1 {
-				return nil, usage("expires_in_seconds must be at least 1.")
+				return usage("expires_in_seconds must be at least 1.")
 			}
 			params.ExpiresInSeconds = &lifetimes.values[0]
 		}
@@ -159,19 +159,19 @@ func signInTokenAction(ctx context.Context, d *plugin.QueryData, _ *plugin.Hydra
 			// only its answer tells which token to revoke.
 			t, err := c.clerk.Create(context.WithoutCancel(ctx), params)
 			if err != nil {
-				return nil, actions.fail(ctx, c, s.explainCreate(err, user))
+				return actions.fail(ctx, c, s.explainCreate(err, user))
 			}
 			if !actions.minted(ctx, c, t.ID) {
-				return nil, nil // another part of this statement failed; this token was revoked
+				return nil // another part of this statement failed; this token was revoked
 			}
 			if ctx.Err() != nil { // cancelled: nobody will see this token
-				return nil, actions.fail(ctx, c, ctx.Err())
+				return actions.fail(ctx, c, ctx.Err())
 			}
 			d.StreamListItem(ctx, createdRow(t, params))
 		}
-		return nil, nil
+		return nil
 	}
-	return nil, usage("this query gives neither a user_id to create a token for nor an id to revoke.")
+	return usage("this query gives neither a user_id to create a token for nor an id to revoke.")
 }
 
 func createdRow(t *clerk.SignInToken, p clerk.CreateParams) *signInToken {

@@ -134,13 +134,13 @@ func (q *userTokenQuery) keep(r *userToken) bool {
 	return q.ids.allows(r.ID) && q.teamIDs.allowsPtr(r.TeamID) && q.emails.allowsPtr(r.Email)
 }
 
-func listUserTokens(ctx context.Context, d *plugin.QueryData, h *plugin.HydrateData) (any, error) {
+func listUserTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
 	start := time.Now()
-	_, err := listUserTokensOf(ctx, d, h)
-	return nil, settled(start, err)
+	return nil, settled(start, listUserTokensOf(ctx, d))
 }
 
-func listUserTokensOf(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
+// listUserTokensOf lists one upstream (the matrix item's) into the scan.
+func listUserTokensOf(ctx context.Context, d *plugin.QueryData) error {
 	up, _ := plugin.GetMatrixItem(ctx)["upstream"].(string)
 	scan := scanFor(d)
 	if up == upstreamVercel {
@@ -148,49 +148,49 @@ func listUserTokensOf(ctx context.Context, d *plugin.QueryData, _ *plugin.Hydrat
 	}
 	q := newUserTokenQuery(d)
 	if !q.providers.allows(up) || q.ids.none() || q.teamIDs.none() || q.emails.none() {
-		return nil, nil
+		return nil
 	}
 	c, err := connect(ctx, d)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s := c.settings
 	if err := s.userTokensErr(); err != nil {
 		// Report a connection-wide problem once, from the first upstream this query asks for.
 		if up == q.firstProvider() {
-			return nil, err
+			return err
 		}
-		return nil, nil
+		return nil
 	}
 	switch up {
 	case upstreamVercel:
 		if s.vercelErr != nil {
-			return nil, s.vercelErr
+			return s.vercelErr
 		}
 		if c.vercel != nil {
-			return nil, s.explain(vercelArgs, s.vercelBaseURL, listVercelTokens(ctx, d, c.vercel, q))
+			return s.explain(vercelArgs, s.vercelBaseURL, listVercelTokens(ctx, d, c.vercel, q))
 		}
 	case upstreamQueryServer:
 		if s.queryServerErr != nil {
-			return nil, s.queryServerErr
+			return s.queryServerErr
 		}
 		if c.queryServer == nil {
-			return nil, nil
+			return nil
 		}
 		if q.limited {
 			// With a LIMIT, let Vercel's first pages fill it: if they do, this costs nothing.
 			select {
 			case <-scan.vercelListed:
 			case <-ctx.Done():
-				return nil, nil
+				return nil
 			}
 			if d.RowsRemaining(ctx) == 0 {
-				return nil, nil
+				return nil
 			}
 		}
-		return nil, s.explain(queryServerArgs, s.queryServerURL, listQueryServerTokens(ctx, d, c.queryServer, q))
+		return s.explain(queryServerArgs, s.queryServerURL, listQueryServerTokens(ctx, d, c.queryServer, q))
 	}
-	return nil, nil
+	return nil
 }
 
 // userTokenScan is shared by the lists the SDK runs for one scan (one per upstream,
