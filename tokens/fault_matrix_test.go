@@ -159,6 +159,18 @@ func completes(requests ...int) func(*target) expect {
 	}
 }
 
+// nullsWhere: everything completes, and Vercel's optional columns come back null.
+func nullsWhere(vercelDoc string) func(*target) expect {
+	return func(tg *target) expect {
+		x := completes(1, 1)(tg)
+		if tg == vercelList {
+			x.doc = vercelDoc
+			x.nulls = []string{"expires_at", "scopes"}
+		}
+		return x
+	}
+}
+
 var argFor = map[*target]string{vercelList: "vercel_api_token", queryServerList: "query_server_token", clerkCreate: "clerk_secret_key", clerkRevoke: "clerk_secret_key"}
 var urlArgFor = map[*target]string{vercelList: "vercel_base_url", queryServerList: "query_server_url", clerkCreate: "clerk_base_url", clerkRevoke: "clerk_base_url"}
 
@@ -250,23 +262,9 @@ var matrix = []matrixCase{
 	{fault: "unknown extra fields", targets: allFour, inject: fault("extra_fields"),
 		want: completes(1, 1)},
 	{fault: "optional fields missing", targets: allFour, inject: fault("missing_optional"),
-		want: func(tg *target) expect {
-			x := completes(1, 1)(tg)
-			if tg == vercelList {
-				x.doc = "every row; the missing values are null"
-				x.nulls = []string{"expires_at", "scopes"}
-			}
-			return x
-		}},
+		want: nullsWhere("every row; the missing values are null")},
 	{fault: "optional fields null", targets: allFour, inject: fault("null_optional"),
-		want: func(tg *target) expect {
-			x := completes(1, 1)(tg)
-			if tg == vercelList {
-				x.doc = "every row; the null values are null"
-				x.nulls = []string{"expires_at", "scopes"}
-			}
-			return x
-		}},
+		want: nullsWhere("every row; the null values are null")},
 	{fault: "pagination repeats a cursor", targets: []*target{vercelList}, sbc: sandbox.Config{VercelTokens: 250}, inject: fault("repeat_cursor", after(1)),
 		want: same(fails("stops at once, never loops", "repeats an earlier pagination cursor; stopping rather than looping").requests(2, 2))},
 	{fault: "empty page with a next cursor", targets: []*target{vercelList}, sbc: sandbox.Config{VercelTokens: 250}, inject: fault("empty_page_with_next", after(1)),

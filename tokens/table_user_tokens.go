@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/queryserver"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/vercel"
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
 	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
@@ -331,9 +332,9 @@ func listVercelTokens(ctx context.Context, d *plugin.QueryData, client *vercel.C
 
 	err := func() error {
 		if q.ids.constrained {
-			return getVercelTokens(ctx, d, client, q, stream)
+			return getVercelTokens(ctx, d, client, q, ready, stream)
 		}
-		return listVercelPages(ctx, d, client.Tokens(vercelPageSize(d, q)), q, ready, stream)
+		return listVercelPages(ctx, d, client.Tokens(vercelPageSize(ctx, d, q)), q, ready, stream)
 	}()
 	<-vcDone
 	if err == errStop {
@@ -356,7 +357,7 @@ func listVercelPages(ctx context.Context, d *plugin.QueryData, pager *vercel.Pag
 		for pager.More() {
 			if pager.Pages() > 0 {
 				d.WaitForListRateLimit(ctx)
-				pager.SetPageSize(vercelPageSize(d, q))
+				pager.SetPageSize(vercelPageSize(ctx, d, q))
 			}
 			tokens, err := pager.Next(ctx)
 			if err == nil {
@@ -422,10 +423,10 @@ type stopError struct{}
 func (stopError) Error() string { return "stop" }
 
 // vercelPageSize asks for no more rows than the LIMIT still needs, when every row
-// fetched will be returned; otherwise for full pages.
-func vercelPageSize(d *plugin.QueryData, q *userTokenQuery) int {
-	if q.limited && !q.teamIDs.constrained {
-		return int(min(max(d.RowsRemaining(context.Background()), 1), vercel.MaxPageSize))
+// fetched will be returned; otherwise (rows filtered by team or id) for full pages.
+func vercelPageSize(ctx context.Context, d *plugin.QueryData, q *userTokenQuery) int {
+	if q.limited && !q.teamIDs.constrained && !q.ids.constrained {
+		return int(min(max(d.RowsRemaining(ctx), 1), vercel.MaxPageSize))
 	}
 	return vercel.MaxPageSize
 }
@@ -433,7 +434,7 @@ func vercelPageSize(d *plugin.QueryData, q *userTokenQuery) int {
 // getVercelTokens answers `id = ...`: one GET per id that can be addressed, and one
 // listing for any that cannot (it might still be a token id, so it must be looked for).
 func getVercelTokens(ctx context.Context, d *plugin.QueryData, client *vercel.Client, q *userTokenQuery,
-	stream func([]vercel.Token) (bool, error)) error {
+	ready func() error, stream func([]vercel.Token) (bool, error)) error {
 	var unaddressable bool
 	for i, id := range q.ids.values {
 		if !vercel.Addressable(id) {
@@ -457,19 +458,10 @@ func getVercelTokens(ctx context.Context, d *plugin.QueryData, client *vercel.Cl
 	if !unaddressable {
 		return nil
 	}
-	pager := client.Tokens(vercel.MaxPageSize)
-	for pager.More() {
-		d.WaitForListRateLimit(ctx)
-		page, err := pager.Next(ctx)
-		if err != nil {
-			return err
-		}
-		page = filterTokens(page, func(t *vercel.Token) bool { return !vercel.Addressable(t.ID) && q.ids.allows(t.ID) })
-		if more, err := stream(page); err != nil || !more {
-			return err
-		}
-	}
-	return nil
+	wanted := func(t *vercel.Token) bool { return !vercel.Addressable(t.ID) && q.ids.allows(t.ID) }
+	return listVercelPages(ctx, d, client.Tokens(vercel.MaxPageSize), q, ready, func(page []vercel.Token) (bool, error) {
+		return stream(filterTokens(page, wanted))
+	})
 }
 
 func filterTokens(page []vercel.Token, keep func(*vercel.Token) bool) []vercel.Token {
@@ -579,8 +571,8 @@ func queryServerRow(t *queryserver.UserToken, emails map[string]string, now time
 		CanWrite:  &write,
 		Active:    &active,
 		IsCurrent: &current,
-		CreatedAt: upstreamEpoch(t.CreatedAt),
-		UpdatedAt: upstreamEpoch(t.UpdatedAt),
+		CreatedAt: upstream.EpochAuto(t.CreatedAt),
+		UpdatedAt: upstream.EpochAuto(t.UpdatedAt),
 		ExpiresAt: t.ExpiresAt(),
 	}
 	if e, ok := emails[t.UserUUID]; ok {

@@ -1,11 +1,5 @@
 package tokens
 
-import (
-	"time"
-
-	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
-)
-
 func ptr[T any](v T) *T { return &v }
 
 func nonEmpty(s string) *string {
@@ -23,6 +17,3 @@ func firstNonNil[T any](vs ...*T) *T {
 	}
 	return nil
 }
-
-// upstreamEpoch reads a Query Server time, which is seconds unless it can only be milliseconds.
-func upstreamEpoch(v int64) *time.Time { return upstream.EpochAuto(v) }

@@ -2,16 +2,13 @@ package clerk
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 )
 
@@ -26,15 +23,6 @@ func newTestClient(t testing.TB, sb *sandbox.Sandbox, serverURL string) *Client 
 		t.Fatal(err)
 	}
 	return c
-}
-
-func assertNoSecretIn(t *testing.T, sb *sandbox.Sandbox, text string) {
-	t.Helper()
-	for _, secret := range sb.Secrets() {
-		if strings.Contains(text, secret) {
-			t.Fatalf("a secret (%d chars) in %q", len(secret), text[:min(len(text), 40)])
-		}
-	}
 }
 
 func int64p(v int64) *int64    { return &v }
@@ -99,7 +87,7 @@ func TestRevoke(t *testing.T) {
 	if rec := sb.ClerkSignInTokens()[0]; rec.Status != "revoked" {
 		t.Fatalf("the sandbox holds %+v", rec)
 	}
-	assertNoSecretIn(t, sb, fmt.Sprintf("%#v", got))
+	testkit.AssertNoSecret(t, sb, fmt.Sprintf("%#v", got))
 }
 
 // Clerk's errors reach the caller as Code and Message (long_message preferred).
@@ -153,7 +141,7 @@ func TestErrorsCarryClerksCodeAndLongMessage(t *testing.T) {
 		if n := sb.Count(sandbox.UpstreamClerk, "", ""); n != 1 {
 			t.Errorf("%s: %d requests, want 1", tc.name, n)
 		}
-		assertNoSecretIn(t, sb, err.Error())
+		testkit.AssertNoSecret(t, sb, err.Error())
 	}
 }
 
@@ -266,7 +254,7 @@ func TestUnusableBodies(t *testing.T) {
 	if e.Kind != upstream.KindNetwork || e.Attempts != 1 || len(sb.ClerkSignInTokens()) != 1 {
 		t.Fatalf("cut-off create: %#v, %d minted", e, len(sb.ClerkSignInTokens()))
 	}
-	assertNoSecretIn(t, sb, err.Error())
+	testkit.AssertNoSecret(t, sb, err.Error())
 }
 
 // Unknown keys, and the optional token and url left out or null, decode; they are
@@ -321,29 +309,4 @@ func TestParseError(t *testing.T) {
 			t.Errorf("parseError(%q) = %q, %q; want %q, %q", tc.body, code, msg, tc.code, tc.message)
 		}
 	}
-}
-
-// fetchRaw sends one request to the sandbox and returns the body as sent: for a body
-// cut off mid-way, the part that arrived.
-func fetchRaw(tb testing.TB, method, url, key, body string) []byte {
-	tb.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		tb.Fatalf("%s %s: %v", method, url, err)
-	}
-	return b
 }

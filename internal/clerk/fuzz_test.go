@@ -3,13 +3,13 @@ package clerk
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 )
 
@@ -24,7 +24,9 @@ func sandboxBodies(tb testing.TB) [][]byte {
 	base := srv.URL + "/clerk/v1"
 	key := sb.ClerkSecretKey()
 	users, orgs := sb.ClerkUserIDs(), sb.ClerkOrgIDs()
-	post := func(path, body string) []byte { return fetchRaw(tb, http.MethodPost, base+path, key, body) }
+	post := func(path, body string) []byte {
+		return testkit.FetchRaw(tb, http.MethodPost, base+path, "Bearer "+key, body)
+	}
 	var out [][]byte
 	created := post("/sign_in_tokens", `{"user_id":"`+users[0]+`","org_id":"`+orgs[0]+`","expires_in_seconds":600}`)
 	out = append(out, created)
@@ -42,9 +44,9 @@ func sandboxBodies(tb testing.TB) [][]byte {
 		post("/sign_in_tokens", `{"user_id":"`+users[1]+`","color":"red"}`),
 		post("/sign_in_tokens", `{}`),
 		post("/sign_in_tokens", `not json`),
-		fetchRaw(tb, http.MethodPost, base+"/sign_in_tokens", "sk_test_wrong", `{}`),
-		fetchRaw(tb, http.MethodPost, base+"/sign_in_tokens", sb.ClerkPublishableKey(), `{}`),
-		fetchRaw(tb, http.MethodGet, base+"/sign_in_tokens", key, ""),
+		testkit.FetchRaw(tb, http.MethodPost, base+"/sign_in_tokens", "Bearer "+"sk_test_wrong", `{}`),
+		testkit.FetchRaw(tb, http.MethodPost, base+"/sign_in_tokens", "Bearer "+sb.ClerkPublishableKey(), `{}`),
+		testkit.FetchRaw(tb, http.MethodGet, base+"/sign_in_tokens", "Bearer "+key, ""),
 	)
 	for _, kind := range []string{"extra_fields", "missing_optional", "null_optional", "wrong_shape", "html", "empty", "truncate"} {
 		sb.ClearFaults()

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 )
 
@@ -27,9 +28,11 @@ func sandboxBodies(tb testing.TB) (bodies [][]byte, owns []string) {
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 	admin := sb.QueryServerAdminToken()
-	get := func(path string) []byte { return fetchRaw(tb, srv.URL+"/query", path, admin) }
+	get := func(path string) []byte {
+		return testkit.FetchRaw(tb, http.MethodGet, srv.URL+"/query"+path, "Bearer "+admin, "")
+	}
 	bodies = append(bodies, get(UserTokenPath), get("/_/user"), get("/_/token"), get("/_/nope"),
-		fetchRaw(tb, srv.URL+"/query", UserTokenPath, sb.QueryServerUserToken()))
+		testkit.FetchRaw(tb, http.MethodGet, srv.URL+"/query"+UserTokenPath, "Bearer "+sb.QueryServerUserToken(), ""))
 	for _, kind := range []string{"extra_fields", "missing_optional", "null_optional", "wrong_shape", "html", "empty", "truncate"} {
 		for _, path := range []string{UserTokenPath, "/_/user"} {
 			sb.ClearFaults()

@@ -2,10 +2,7 @@ package queryserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -13,6 +10,7 @@ import (
 	"time"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 )
 
@@ -27,38 +25,6 @@ func newTestClient(t testing.TB, serverURL, token string) *Client {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// assertNoSecret: no secret the sandbox knows appears in any decoded value.
-func assertNoSecret(t *testing.T, sb *sandbox.Sandbox, values ...any) {
-	t.Helper()
-	text := fmt.Sprintf("%#v", values)
-	for _, secret := range sb.Secrets() {
-		if strings.Contains(text, secret) {
-			t.Fatalf("a decoded value holds a secret (%d chars, starting %q)", len(secret), secret[:min(4, len(secret))])
-		}
-	}
-}
-
-// fetchRaw GETs a path with the admin token and returns the body as sent.
-func fetchRaw(tb testing.TB, base, path, token string) []byte {
-	tb.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+path, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		tb.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		tb.Fatalf("GET %s: %v", path, err)
-	}
-	return b
 }
 
 func TestUserTokensMatchTheServerWithoutSecrets(t *testing.T) {
@@ -87,7 +53,7 @@ func TestUserTokensMatchTheServerWithoutSecrets(t *testing.T) {
 	if current != 1 || !got[0].IsCurrent || got[0].UserUUID != sb.QueryServerUsers()[0].UUID {
 		t.Fatalf("%d rows marked current (first: %v); want exactly the admin's", current, got[0].IsCurrent)
 	}
-	assertNoSecret(t, sb, got)
+	testkit.AssertNoSecret(t, sb, got)
 	if n := sb.Count(sandbox.UpstreamQueryServer, "GET", ""); n != 1 {
 		t.Fatalf("%d requests, want 1", n)
 	}
@@ -110,7 +76,7 @@ func TestUsersCarryNoPassword(t *testing.T) {
 			t.Fatalf("user %d = %+v, want %+v", i, g, w)
 		}
 	}
-	assertNoSecret(t, sb, got)
+	testkit.AssertNoSecret(t, sb, got)
 	for i := range reflect.TypeFor[User]().NumField() {
 		if name := strings.ToLower(reflect.TypeFor[User]().Field(i).Name); strings.Contains(name, "pass") || strings.Contains(name, "hash") {
 			t.Fatalf("User has a field %s", name)
@@ -134,7 +100,7 @@ func TestDecodingWipesTheBody(t *testing.T) {
 		{"/_/user", func(r *upstream.Response) (any, error) { return decodeUsers(r) }},
 	} {
 		for _, body := range [][]byte{
-			fetchRaw(t, u+"/query", tc.path, admin),
+			testkit.FetchRaw(t, http.MethodGet, u+"/query"+tc.path, "Bearer "+admin, ""),
 			[]byte(`{"data":"` + admin + `"}`),                   // the wrong shape
 			[]byte(`{"data":[{"id":"x","token":"` + admin + `"`), // cut off
 		} {
@@ -152,7 +118,7 @@ func TestDecodingWipesTheBody(t *testing.T) {
 				if reflect.ValueOf(v).Len() == 0 {
 					t.Fatalf("%s: no rows", tc.path)
 				}
-				assertNoSecret(t, sb, v)
+				testkit.AssertNoSecret(t, sb, v)
 			} else if e := testkit.AsUpstream(t, err); e.Kind != upstream.KindDecode || strings.Contains(err.Error(), admin) {
 				t.Fatalf("%s: %v", tc.path, err)
 			}
@@ -264,7 +230,7 @@ func TestUnusableBodies(t *testing.T) {
 				if n := sb.Count("", "", ""); n != tc.attempts {
 					t.Fatalf("%d requests, want %d", n, tc.attempts)
 				}
-				assertNoSecret(t, sb, err.Error())
+				testkit.AssertNoSecret(t, sb, err.Error())
 			})
 		}
 	}
@@ -302,7 +268,7 @@ func TestTolerantBodies(t *testing.T) {
 			if err != nil || len(users) != len(sb.QueryServerUsers()) {
 				t.Fatalf("users: %d, %v", len(users), err)
 			}
-			assertNoSecret(t, sb, got, users)
+			testkit.AssertNoSecret(t, sb, got, users)
 		})
 	}
 }

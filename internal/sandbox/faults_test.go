@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -335,17 +336,17 @@ func TestFaultSchedule(t *testing.T) {
 		return out
 	}
 	sb.AddFault(sandbox.Fault{Upstream: "vercel", Kind: "status", Status: 500, After: 2, Times: 2})
-	if got := statuses(6); !equalInts(got, []int{200, 200, 500, 500, 200, 200}) {
+	if got := statuses(6); !slices.Equal(got, []int{200, 200, 500, 500, 200, 200}) {
 		t.Fatalf("After 2 Times 2: %v", got)
 	}
 	sb.ClearFaults()
 	sb.AddFault(sandbox.Fault{Upstream: "vercel", Kind: "status", Status: 503, Every: 3})
-	if got := statuses(7); !equalInts(got, []int{200, 200, 503, 200, 200, 503, 200}) {
+	if got := statuses(7); !slices.Equal(got, []int{200, 200, 503, 200, 200, 503, 200}) {
 		t.Fatalf("Every 3: %v", got)
 	}
 	sb.ClearFaults()
 	sb.AddFault(sandbox.Fault{Upstream: "vercel", Kind: "status", Status: 502, After: 1, Every: 2})
-	if got := statuses(5); !equalInts(got, []int{200, 200, 502, 200, 502}) {
+	if got := statuses(5); !slices.Equal(got, []int{200, 200, 502, 200, 502}) {
 		t.Fatalf("After 1 Every 2: %v", got)
 	}
 	sb.ClearFaults()
@@ -368,16 +369,4 @@ func TestFaultSchedule(t *testing.T) {
 			t.Errorf("%+v validated", bad)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

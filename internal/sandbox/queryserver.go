@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +69,7 @@ func (s *Sandbox) serveQuery(r *http.Request, path string) *response {
 	if s.cfg.QueryServerTokenPath == "/_/user-token" {
 		tokenRoute = []string{"user-token"}
 	}
-	if len(segs) >= len(tokenRoute) && slicesEqual(segs[:len(tokenRoute)], tokenRoute) {
+	if len(segs) >= len(tokenRoute) && slices.Equal(segs[:len(tokenRoute)], tokenRoute) {
 		return st.userTokenRoute(r, segs[len(tokenRoute):])
 	}
 	switch segs[0] {
@@ -80,18 +81,6 @@ func (s *Sandbox) serveQuery(r *http.Request, path string) *response {
 		return st.tokenRoute(r, segs[1:])
 	}
 	return queryNotFound()
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (st *queryState) option(name string) *response {

@@ -7,9 +7,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -119,6 +123,43 @@ func CheckRefusal(tb testing.TB, body []byte, err error) {
 	for _, s := range StringValues(body) {
 		if len(s) >= 8 && strings.ContainsFunc(s, NotInTemplates) && strings.Contains(msg, s) {
 			tb.Fatalf("the error quotes the body's string %q: %s", s, msg)
+		}
+	}
+}
+
+// FetchRaw sends one request to the sandbox and returns the body as sent: for a body
+// cut off mid-way, the part that arrived. authorization is the whole header value.
+func FetchRaw(tb testing.TB, method, url, authorization, body string) []byte {
+	tb.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", authorization)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		tb.Fatalf("%s %s: %v", method, url, err)
+	}
+	return b
+}
+
+// AssertNoSecret fails the test if any secret the sandbox knows is in the values
+// (rendered with %#v, so struct fields count).
+func AssertNoSecret(tb testing.TB, sb *sandbox.Sandbox, values ...any) {
+	tb.Helper()
+	text := fmt.Sprintf("%#v", values)
+	for _, secret := range sb.Secrets() {
+		if strings.Contains(text, secret) {
+			tb.Fatalf("a secret (%d chars, starting %q) reached a value or message", len(secret), secret[:min(4, len(secret))])
 		}
 	}
 }

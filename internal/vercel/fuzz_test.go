@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,33 +14,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 )
 
 // Fuzz targets. Their seed corpora are real bodies from the sandbox, fetched when the
 // target starts, plus the bodies of the sandbox's fault variants.
-
-// fetchRaw GETs path from the sandbox and returns the body as sent: for a body cut
-// off mid-way, the part that arrived.
-func fetchRaw(tb testing.TB, base, path, auth string) []byte {
-	tb.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+path, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Authorization", auth)
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		tb.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		tb.Fatalf("GET %s: %v", path, err)
-	}
-	return b
-}
 
 // sandboxBodies are list, get and user bodies in every cursor mode and under every
 // body fault the sandbox has.
@@ -54,7 +30,9 @@ func sandboxBodies(tb testing.TB) [][]byte {
 		sb := sandbox.New(sandbox.Config{VercelCursor: mode, VercelTokens: 12})
 		srv := httptest.NewServer(sb)
 		auth := "Bearer " + sb.VercelToken()
-		get := func(path string) []byte { return fetchRaw(tb, srv.URL+"/vercel", path, auth) }
+		get := func(path string) []byte {
+			return testkit.FetchRaw(tb, http.MethodGet, srv.URL+"/vercel"+path, auth, "")
+		}
 		first := get(listPath + "?limit=5")
 		out = append(out, first)
 		// the next pages, following the cursor as the pager would
@@ -83,7 +61,7 @@ func sandboxBodies(tb testing.TB) [][]byte {
 	}
 	empty := sandbox.New(sandbox.Config{VercelTokens: -1})
 	srv := httptest.NewServer(empty)
-	out = append(out, fetchRaw(tb, srv.URL+"/vercel", listPath, "Bearer "+empty.VercelToken()))
+	out = append(out, testkit.FetchRaw(tb, http.MethodGet, srv.URL+"/vercel"+listPath, "Bearer "+empty.VercelToken(), ""))
 	srv.Close()
 	return out
 }

@@ -3,7 +3,6 @@ package vercel
 import (
 	"context"
 	"errors"
-	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/testkit"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 )
 
