@@ -63,7 +63,7 @@ PLUGIN_ALIAS=tokens
 FDW_STRIP=${FDW_STRIP:-1}
 FDW_VERBOSE=${FDW_VERBOSE:-0}
 FDW_FORCE=${FDW_FORCE:-0}
-PATCH_ID=redact-config-v1 # bump when redact_config_logging changes
+PATCH_ID=redact-config-v1+sdk-local-error-v1 # bump when redact_config_logging or patch_sdk changes
 
 STEP="starting"
 T0=$(date +%s)
@@ -274,6 +274,12 @@ up_to_date() {
 }
 
 step "checking whether $OUT is up to date"
+# The SDK the extension is built with: the plugin's version, patched (patch_sdk).
+SDK_MODULE=github.com/turbot/steampipe-plugin-sdk/v5
+SDK_VERSION=$(cd "$REPO" && go list -m -f '{{.Version}}' "$SDK_MODULE") || die "cannot read the $SDK_MODULE version of $REPO"
+SDK_COPY=$CACHE/sdk-$SDK_VERSION
+replace_args+=("-replace=$SDK_MODULE=$SDK_COPY")
+
 inputs=$(inputs_hash) || inputs=""
 [[ -n $inputs ]] || warn "cannot list the plugin's source files (go list -deps ./$PLUGIN_ALIAS failed): building"
 if [[ $FDW_FORCE == 1 ]]; then
@@ -315,15 +321,37 @@ redact_config_logging() {
 	log "redacted connection-config logging in the wrapper"
 }
 
+# The extension runs the plugin through the SDK's CallExecuteAsync and a local stream.
+# For such a stream, the SDK's execute sends the nil row that ends the results before
+# it returns the query's error; the wrapper stops at that nil row, so now and then
+# (1 in 200 measured) an error reached PostgreSQL as an empty result. CallExecuteAsync
+# sends the nil row itself after a success, so the extra one is only dropped when
+# there are errors. The SDK is patched in a copy; a missing pattern fails the build.
+patch_sdk() {
+	local dir pattern replacement
+	dir=$(cd / && go mod download -json "$SDK_MODULE@$SDK_VERSION" | awk -F'"' '/^\t"Dir":/ { print $4 }')
+	[[ -d $dir ]] || die "go mod download $SDK_MODULE@$SDK_VERSION failed"
+	rm -rf "$SDK_COPY"
+	cp -R "$dir" "$SDK_COPY"
+	chmod -R u+w "$SDK_COPY"
+	pattern='if _, ok := stream.(proto.WrapperPlugin_ExecuteServer); ok {'
+	replacement='if _, ok := stream.(proto.WrapperPlugin_ExecuteServer); ok || len(errors) > 0 { // patched by tokens build-fdw.sh: an error must not follow the nil row'
+	[[ $(grep -cF -- "$pattern" "$SDK_COPY/plugin/plugin_grpc.go") == 1 ]] ||
+		die "cannot patch $SDK_MODULE@$SDK_VERSION: the nil-row condition is not in plugin/plugin_grpc.go exactly once; update patch_sdk"
+	PATTERN=$pattern REPLACEMENT=$replacement perl -0pi -e 's/\Q$ENV{PATTERN}\E/$ENV{REPLACEMENT}/' "$SDK_COPY/plugin/plugin_grpc.go"
+	log "patched $SDK_MODULE@$SDK_VERSION (errors of a local stream no longer follow its nil row)"
+}
+
 SRC=$CACHE/src
 stamp="$FDW_MODULE@$FDW_VERSION ${replace_args[*]} $PATCH_ID"
-if [[ ! -f $SRC/.build-fdw-stamp || $(cat "$SRC/.build-fdw-stamp") != "$stamp" ]]; then
+if [[ ! -f $SRC/.build-fdw-stamp || $(cat "$SRC/.build-fdw-stamp") != "$stamp" || ! -d $SDK_COPY ]]; then
 	step "preparing work dir $SRC"
 	rm -rf "$SRC"
 	cp -R "$FDW_SRC" "$SRC"
 	chmod -R u+w "$SRC"
 	(cd "$SRC" && go mod edit "${replace_args[@]}") || die "go mod edit -replace failed in $SRC"
 	redact_config_logging "$SRC"
+	patch_sdk
 	printf '%s' "$stamp" >"$SRC/.build-fdw-stamp"
 else
 	log "reusing work dir $SRC"
