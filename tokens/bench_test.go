@@ -236,12 +236,12 @@ func runScenario(b *testing.B, r *remote, sc scenario) {
 func overlapping(log []sandbox.Request) bool {
 	var qsStart, vercelLast time.Time
 	for _, r := range log {
-		switch r.Upstream {
-		case sandbox.UpstreamQueryServer:
+		switch r.Provider {
+		case sandbox.ProviderQueryServer:
 			if qsStart.IsZero() || r.Start.Before(qsStart) {
 				qsStart = r.Start
 			}
-		case sandbox.UpstreamVercel:
+		case sandbox.ProviderVercel:
 			if r.Start.After(vercelLast) {
 				vercelLast = r.Start
 			}
@@ -253,7 +253,7 @@ func overlapping(log []sandbox.Request) bool {
 func pages(n int) time.Duration { return time.Duration(n) * benchLatency }
 
 func BenchmarkUserTokens(b *testing.B) {
-	r := startRemote(b, "-vercel-tokens", "10000", "-query-server-users", "1000")
+	r := startRemote(b, "-vercel-tokens", "9989", "-query-server-users", "994")
 	st := r.state(b)
 	all := st.VercelTokens + st.QueryServerUserTokens
 	vercelPages := (st.VercelTokens + 99) / 100
@@ -281,7 +281,7 @@ func BenchmarkUserTokens(b *testing.B) {
 			rows: all, needed: vercelPages + 1, floor: pages(vercelPages), overlap: true},
 		{name: "provider=vercel", q: query{table: "user_tokens", columns: []string{"provider"}, quals: map[string]any{"provider": "vercel"}},
 			rows: st.VercelTokens, needed: vercelPages, floor: pages(vercelPages)},
-		{name: "id=<vercel id>", q: query{table: "user_tokens", quals: map[string]any{"id": st.CurrentVercelTokenID}},
+		{name: "id=<vercel id>", q: query{table: "user_tokens", quals: map[string]any{"id": sandbox.CurrentVercelTokenID}},
 			warm: true, rows: 1, needed: 1, floor: pages(1)},
 		{name: "limit_5", q: query{table: "user_tokens", limit: 5},
 			warm: true, rows: 5, needed: 1, floor: pages(1)},
@@ -292,7 +292,7 @@ func BenchmarkUserTokens(b *testing.B) {
 		{name: "throttled_every_10th_429", q: query{table: "user_tokens", columns: []string{"provider"}, quals: map[string]any{"provider": "vercel"}},
 			rows: st.VercelTokens,
 			setup: func(b *testing.B, r *remote) {
-				r.call(b, http.MethodPost, "/_sandbox/faults", sandbox.Fault{Upstream: "vercel", Path: "/v6/user/tokens", Every: 10, Kind: "status", Status: 429, RetryAfter: "1"}, nil)
+				r.call(b, http.MethodPost, "/_sandbox/faults", sandbox.Fault{Provider: "vercel", Path: "/v6/user/tokens", Every: 10, Kind: "status", Status: 429, RetryAfter: "1"}, nil)
 			},
 			// every 429 asks for one more request and a one-second wait
 			needFunc: func(log []sandbox.Request) (int, time.Duration) {
@@ -317,7 +317,7 @@ func BenchmarkUserTokens(b *testing.B) {
 func BenchmarkListingMemory(b *testing.B) {
 	for _, n := range []int{10000, 100000} {
 		b.Run(fmt.Sprintf("%d_vercel_tokens", n), func(b *testing.B) {
-			r := startRemote(b, "-vercel-tokens", fmt.Sprint(n), "-query-server-users", "-1")
+			r := startRemote(b, "-vercel-tokens", fmt.Sprint(n-11))
 			p := (n + 99) / 100
 			runScenario(b, r, scenario{q: query{table: "user_tokens", quals: map[string]any{"provider": "vercel"}},
 				warm: true, rows: n, needed: p, floor: pages(p)})
@@ -330,7 +330,7 @@ func BenchmarkListingMemory(b *testing.B) {
 func BenchmarkSignInTokens(b *testing.B) {
 	const n, bucket, fill = 50, 10, 10
 	r := startRemote(b, "-clerk-users", fmt.Sprint(n), "-clerk-rate-limit", "-1")
-	users := r.state(b).ClerkUserIDs
+	users := r.state(b).ClerkUsers[len(sandbox.ClerkUsers):]
 	// The limiter's bucket refills between iterations; the floor is the time the
 	// limiter needs to let n requests start, plus one request's latency.
 	floor := time.Duration(n-bucket)*time.Second/fill + benchLatency

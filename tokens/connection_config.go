@@ -24,6 +24,9 @@ type tokensConfig struct {
 	ClerkBaseURL           *string `hcl:"clerk_base_url"`
 	AllowSignInTokenCreate *string `hcl:"allow_sign_in_token_create"`
 	AllowSignInTokenRevoke *string `hcl:"allow_sign_in_token_revoke"`
+	AllowUserTokenCreate   *string `hcl:"allow_user_token_create"`
+	AllowUserTokenUpdate   *string `hcl:"allow_user_token_update"`
+	AllowUserTokenRevoke   *string `hcl:"allow_user_token_revoke"`
 	MaxRetries             *string `hcl:"max_retries"`
 	RequestTimeout         *string `hcl:"request_timeout"`
 }
@@ -49,19 +52,33 @@ const (
 )
 
 // argument is one connection argument and the environment variable that backs it.
-type argument struct{ name, env string }
+type argument struct {
+	name, env string
+	kind      argKind // how a value of it may be shown in a message
+}
+
+type argKind int
+
+const (
+	plainArg   argKind = iota // shown, scrubbed of anything secret-shaped
+	addressArg                // shown without userinfo, query or fragment
+	secretArg                 // never shown
+)
 
 var (
-	argVercelToken      = argument{"vercel_api_token", "VERCEL_API_TOKEN"}
-	argVercelBaseURL    = argument{"vercel_base_url", "VERCEL_BASE_URL"}
-	argQueryServerURL   = argument{"query_server_url", "QUERY_SERVER_URL"}
-	argQueryServerToken = argument{"query_server_token", "QUERY_SERVER_TOKEN"}
-	argClerkKey         = argument{"clerk_secret_key", "CLERK_SECRET_KEY"}
-	argClerkBaseURL     = argument{"clerk_base_url", "CLERK_API_URL"}
-	argAllowCreate      = argument{"allow_sign_in_token_create", ""}
-	argAllowRevoke      = argument{"allow_sign_in_token_revoke", ""}
-	argMaxRetries       = argument{"max_retries", "TOKENS_MAX_RETRIES"}
-	argRequestTimeout   = argument{"request_timeout", "TOKENS_REQUEST_TIMEOUT"}
+	argVercelToken       = argument{"vercel_api_token", "VERCEL_API_TOKEN", secretArg}
+	argVercelBaseURL     = argument{"vercel_base_url", "VERCEL_BASE_URL", addressArg}
+	argQueryServerURL    = argument{"query_server_url", "QUERY_SERVER_URL", addressArg}
+	argQueryServerToken  = argument{"query_server_token", "QUERY_SERVER_TOKEN", secretArg}
+	argClerkKey          = argument{"clerk_secret_key", "CLERK_SECRET_KEY", secretArg}
+	argClerkBaseURL      = argument{"clerk_base_url", "CLERK_API_URL", addressArg}
+	argAllowSignInCreate = argument{"allow_sign_in_token_create", "", plainArg}
+	argAllowSignInRevoke = argument{"allow_sign_in_token_revoke", "", plainArg}
+	argAllowTokenCreate  = argument{"allow_user_token_create", "", plainArg}
+	argAllowTokenUpdate  = argument{"allow_user_token_update", "", plainArg}
+	argAllowTokenRevoke  = argument{"allow_user_token_revoke", "", plainArg}
+	argMaxRetries        = argument{"max_retries", "TOKENS_MAX_RETRIES", plainArg}
+	argRequestTimeout    = argument{"request_timeout", "TOKENS_REQUEST_TIMEOUT", plainArg}
 )
 
 // named reads "name (or ENV)".
@@ -111,8 +128,10 @@ type settings struct {
 	clerkBaseURL string
 	clerkErr     error
 
-	allowCreate, allowRevoke bool
-	flagsErr                 error
+	// what the connection allows the action tables to do
+	allowSignInCreate, allowSignInRevoke                 bool
+	allowTokenCreate, allowTokenUpdate, allowTokenRevoke bool
+	flagsErr                                             error
 
 	maxRetries     int
 	requestTimeout time.Duration
@@ -154,7 +173,7 @@ func loadSettings(connection string, cfg tokensConfig) *settings {
 	case qURL.set():
 		s.queryServerErr = missing(argQueryServerToken, argQueryServerURL.name+" is set ("+qURL.source+"); give an admin user token of that server")
 	case qToken.set():
-		s.queryServerErr = missing(argQueryServerURL, argQueryServerToken.name+" is set ("+qToken.source+"); give the server's address, e.g. http://localhost:3000")
+		s.queryServerErr = missing(argQueryServerURL, argQueryServerToken.name+" is set ("+qToken.source+"); give the server's address, e.g. https://query.example.com")
 	}
 
 	// Clerk: a secret key, never a publishable one.
@@ -171,10 +190,21 @@ func loadSettings(connection string, cfg tokensConfig) *settings {
 
 	// Flags have no environment variable on purpose: minting or revoking credentials
 	// from SQL must be switched on in the connection config itself.
-	var err1, err2 error
-	s.allowCreate, err1 = checkBool(resolve(cfg.AllowSignInTokenCreate, argAllowCreate), argAllowCreate, bad)
-	s.allowRevoke, err2 = checkBool(resolve(cfg.AllowSignInTokenRevoke, argAllowRevoke), argAllowRevoke, bad)
-	s.flagsErr = firstErr(err1, err2)
+	for _, f := range []struct {
+		v   *string
+		arg argument
+		to  *bool
+	}{
+		{cfg.AllowSignInTokenCreate, argAllowSignInCreate, &s.allowSignInCreate},
+		{cfg.AllowSignInTokenRevoke, argAllowSignInRevoke, &s.allowSignInRevoke},
+		{cfg.AllowUserTokenCreate, argAllowTokenCreate, &s.allowTokenCreate},
+		{cfg.AllowUserTokenUpdate, argAllowTokenUpdate, &s.allowTokenUpdate},
+		{cfg.AllowUserTokenRevoke, argAllowTokenRevoke, &s.allowTokenRevoke},
+	} {
+		var err error
+		*f.to, err = checkBool(resolve(f.v, f.arg), f.arg, bad)
+		s.flagsErr = firstErr(s.flagsErr, err)
+	}
 
 	s.maxRetries = defaultMaxRetries
 	if v := resolve(cfg.MaxRetries, argMaxRetries); v.set() {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 )
@@ -15,18 +14,20 @@ import (
 type ConfigError struct {
 	Connection string
 	Argument   argument
-	Value      value // the offending value, when there is one (never a secret argument)
+	Value      value // the offending value, when there is one
 	Problem    string
 }
 
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "connection %q: ", e.Connection)
-	switch e.Value.source {
-	case "config":
-		fmt.Fprintf(&b, "%s = %q %s", e.Argument.name, shown(e.Value.text), e.Problem)
-	case "environment":
-		fmt.Fprintf(&b, "%s = %q (from the environment; %s is not set in the connection) %s", e.Argument.env, shown(e.Value.text), e.Argument.name, e.Problem)
+	switch {
+	case e.Value.source != "" && e.Argument.kind == secretArg:
+		fmt.Fprintf(&b, "%s (from the %s) %s", e.Argument.named(), e.Value.source, e.Problem)
+	case e.Value.source == "config":
+		fmt.Fprintf(&b, "%s = %q %s", e.Argument.name, e.Argument.shown(e.Value.text), e.Problem)
+	case e.Value.source == "environment":
+		fmt.Fprintf(&b, "%s = %q (from the environment; %s is not set in the connection) %s", e.Argument.env, e.Argument.shown(e.Value.text), e.Argument.name, e.Problem)
 	default:
 		fmt.Fprintf(&b, "%s %s", e.Argument.named(), e.Problem)
 	}
@@ -37,10 +38,14 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// shown is how a user-supplied value appears in a message: scrubbed of anything
-// secret-shaped (a token pasted into the URL argument, say) and kept short.
-func shown(s string) string {
-	s = upstream.Scrub(s)
+// shown is how a value of the argument appears in a message: an address without
+// what may be secret in it, anything else scrubbed of secret-shaped text; short.
+func (a argument) shown(s string) string {
+	if a.kind == addressArg {
+		s = upstream.RedactURL(s)
+	} else {
+		s = upstream.Scrub(s)
+	}
 	if len(s) > 120 {
 		s = s[:120] + "…"
 	}
@@ -118,27 +123,9 @@ func (s *settings) explain(args upstreamArgs, baseURL string, err error) error {
 	case cause.Kind == upstream.KindThrottled:
 		advice = fmt.Sprintf("Raise %s (now %d) or lower the %s rate limiter", argMaxRetries.named(), s.maxRetries, args.limiter)
 	case cause.Kind == upstream.KindTimeout:
-		advice = fmt.Sprintf("Raise %s (now %s) or check %s (now %s)", argRequestTimeout.named(), s.requestTimeout, args.baseURL.named(), baseURL)
+		advice = fmt.Sprintf("Raise %s (now %s) or check %s (now %s)", argRequestTimeout.named(), s.requestTimeout, args.baseURL.named(), upstream.RedactURL(baseURL))
 	case cause.Kind == upstream.KindNetwork, cause.Kind == upstream.KindDecode, cause.Kind == upstream.KindStatus && cause.Status == http.StatusNotFound:
-		advice = fmt.Sprintf("Check %s (now %s)", args.baseURL.named(), baseURL)
+		advice = fmt.Sprintf("Check %s (now %s)", args.baseURL.named(), upstream.RedactURL(baseURL))
 	}
 	return &UpstreamError{Connection: s.connection, Cause: cause, Advice: advice}
-}
-
-// errorSettle is how long a list waits before failing fast. The SDK (v5.14.1,
-// plugin/query_data.go, streamRows) reads a list's error and the end of its rows
-// from two channels in one select; when a list fails before streamRows first
-// waits there, both are ready and the select may take the end, dropping the error:
-// the query then returns no rows and no error (1 in 2,400 fast failures under load,
-// measured). Once streamRows is waiting, the error always arrives first.
-const errorSettle = 25 * time.Millisecond
-
-// settled returns err, but not sooner than errorSettle after start.
-func settled(start time.Time, err error) error {
-	if err != nil {
-		if wait := errorSettle - time.Since(start); wait > 0 {
-			time.Sleep(wait)
-		}
-	}
-	return err
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
 	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
-	"github.com/turbot/steampipe-plugin-sdk/v5/plugin/quals"
+	sdkquals "github.com/turbot/steampipe-plugin-sdk/v5/plugin/quals"
 )
 
 // FuzzQualSet: stringQuals and int64Quals give exactly what the `=` quals on a column
@@ -31,7 +31,7 @@ func FuzzQualSet(f *testing.F) {
 	for _, t := range sb.VercelTokens() {
 		ids = append(ids, t.ID)
 	}
-	ids = append(ids, sb.ClerkUserIDs()...)
+	ids = append(ids, sandbox.ClerkUsers...)
 	for _, u := range sb.QueryServerUserTokens() {
 		ids = append(ids, strconv.FormatInt(u.ID, 10))
 	}
@@ -54,10 +54,10 @@ func FuzzQualSet(f *testing.F) {
 			next++
 			return v
 		}
-		var onColumn, onOther quals.QualSlice
+		var onColumn, onOther sdkquals.QualSlice
 		for _, b := range layout[:min(len(layout), 8)] {
 			kind, n := b&3, int(b>>2&3)
-			q := &quals.Qual{Column: "id", Operator: quals.QualOperatorEqual}
+			q := &sdkquals.Qual{Column: "id", Operator: sdkquals.QualOperatorEqual}
 			switch kind {
 			case 0:
 				q.Value = fqString(value())
@@ -175,7 +175,7 @@ type fqWant[T comparable] struct {
 }
 
 // expect intersects the `=` quals' value sets, keeping the first set's order.
-func fqExpect[T comparable](qs quals.QualSlice, conv func(*proto.QualValue) (T, bool)) fqWant[T] {
+func fqExpect[T comparable](qs sdkquals.QualSlice, conv func(*proto.QualValue) (T, bool)) fqWant[T] {
 	var sets [][]T
 	for _, q := range qs {
 		if q.Operator != "=" {

@@ -4,15 +4,50 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc"
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
 	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
 )
 
+// qual is one condition on a column, as the SDK or the wrapper passed it.
+type qual struct {
+	op    string
+	value *proto.QualValue
+}
+
+// quals are a column's key-column quals, as this list call sees them (for an IN list
+// the SDK may have split, its own value).
+func quals(d *plugin.QueryData, column string) []qual {
+	kq := d.Quals[column]
+	if kq == nil {
+		return nil
+	}
+	out := make([]qual, 0, len(kq.Quals))
+	for _, q := range kq.Quals {
+		out = append(out, qual{q.Operator, q.Value})
+	}
+	return out
+}
+
+// unsafeQuals are every condition PostgreSQL passed on a column, key column or not,
+// as the query wrote them (the SDK rewrites a matrix column's key-column quals).
+func unsafeQuals(d *plugin.QueryData, column string) []qual {
+	pq := d.QueryContext.UnsafeQuals[column]
+	if pq == nil {
+		return nil
+	}
+	out := make([]qual, 0, len(pq.Quals))
+	for _, q := range pq.Quals {
+		out = append(out, qual{q.GetStringValue(), q.Value})
+	}
+	return out
+}
+
 // valueSet is what a column's `=` quals allow: anything (unconstrained), or exactly
 // the listed values. Several quals on one column intersect, so `id = 'a' and id = 'b'`
-// allows nothing, as in Postgres.
+// allows nothing, as in PostgreSQL.
 type valueSet[T comparable] struct {
 	constrained bool
 	values      []T // distinct, in the order given
@@ -29,16 +64,12 @@ func (s valueSet[T]) allowsPtr(v *T) bool {
 	return v != nil && slices.Contains(s.values, *v)
 }
 
-// qualSet reads the `=` quals of a column, converting each value with conv; values
-// that conv rejects can match no row and are dropped.
-func qualSet[T comparable](d *plugin.QueryData, column string, conv func(*proto.QualValue) (T, bool)) valueSet[T] {
-	kq := d.Quals[column]
-	if kq == nil || len(kq.Quals) == 0 {
-		return valueSet[T]{}
-	}
+// setOf reads the `=` quals, converting each value with conv; values conv rejects can
+// match no row and are dropped.
+func setOf[T comparable](qs []qual, conv func(*proto.QualValue) (T, bool)) valueSet[T] {
 	var result valueSet[T]
-	for i, q := range kq.Quals {
-		if q.Operator != "=" {
+	for _, q := range qs {
+		if q.op != "=" {
 			continue
 		}
 		var these []T
@@ -47,14 +78,14 @@ func qualSet[T comparable](d *plugin.QueryData, column string, conv func(*proto.
 				these = append(these, t)
 			}
 		}
-		if list := q.Value.GetListValue(); list != nil {
+		if list := q.value.GetListValue(); list != nil {
 			for _, v := range list.Values {
 				add(v)
 			}
 		} else {
-			add(q.Value)
+			add(q.value)
 		}
-		if i == 0 || !result.constrained {
+		if !result.constrained {
 			result = valueSet[T]{constrained: true, values: these}
 			continue
 		}
@@ -63,29 +94,45 @@ func qualSet[T comparable](d *plugin.QueryData, column string, conv func(*proto.
 	return result
 }
 
+func asString(v *proto.QualValue) (string, bool) {
+	s, ok := grpc.GetQualValue(v).(string)
+	return s, ok
+}
+
+func asInt64(v *proto.QualValue) (int64, bool) {
+	switch x := grpc.GetQualValue(v).(type) {
+	case int64:
+		return x, true
+	case float64: // only whole numbers within int64's range (checked before converting)
+		if x != math.Trunc(x) || x < -(1<<63) || x >= 1<<63 {
+			return 0, false
+		}
+		return int64(x), true
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func asBool(v *proto.QualValue) (bool, bool) {
+	b, ok := grpc.GetQualValue(v).(bool)
+	return b, ok
+}
+
+func asTime(v *proto.QualValue) (time.Time, bool) {
+	if ts := v.GetTimestampValue(); ts != nil {
+		return ts.AsTime().UTC(), true
+	}
+	return time.Time{}, false
+}
+
 func stringQuals(d *plugin.QueryData, column string) valueSet[string] {
-	return qualSet(d, column, func(v *proto.QualValue) (string, bool) {
-		s, ok := grpc.GetQualValue(v).(string)
-		return s, ok
-	})
+	return setOf(quals(d, column), asString)
 }
 
 func int64Quals(d *plugin.QueryData, column string) valueSet[int64] {
-	return qualSet(d, column, func(v *proto.QualValue) (int64, bool) {
-		switch x := grpc.GetQualValue(v).(type) {
-		case int64:
-			return x, true
-		case float64: // only whole numbers within int64's range (checked before converting)
-			if x != math.Trunc(x) || x < -(1<<63) || x >= 1<<63 {
-				return 0, false
-			}
-			return int64(x), true
-		case string:
-			n, err := strconv.ParseInt(x, 10, 64)
-			return n, err == nil
-		}
-		return 0, false
-	})
+	return setOf(quals(d, column), asInt64)
 }
 
 // wants reports whether the query asks for any of the columns.

@@ -1,53 +1,71 @@
 package tokens
 
 import (
+	"runtime"
 	"sync"
-	"time"
+	"weak"
 
 	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
 )
 
-// scanRegistry keeps state shared by the lists the SDK runs in parallel for one scan:
-// the lists of a matrix, and the copies it makes for each value of an IN list. They
-// share one *plugin.QueryContext, which is what identifies the scan; nothing public
-// identifies a whole SQL statement across the scans of a join.
-type scanRegistry[T any] struct {
+// scanStates keeps state shared by the lists the SDK runs for one scan: the lists of
+// a matrix, and the copies it makes for each value of an IN list. They all share one
+// *plugin.QueryContext, which is what identifies a scan (nothing public identifies a
+// whole SQL statement across the scans of a join). An entry lives exactly as long as
+// its scan's QueryContext: a cleanup drops it when the garbage collector frees that.
+// The state must not point back at the QueryContext, or it would never be freed.
+type scanStates[T any] struct {
 	mu  sync.Mutex
-	m   map[scanKey]scanEntry[T]
+	m   map[weak.Pointer[plugin.QueryContext]]T
 	new func() T
 }
 
-type scanKey struct {
-	connection string
-	qc         *plugin.QueryContext
-}
-
-type scanEntry[T any] struct {
-	value   T
-	started time.Time
-}
-
-// scanMemory is how long a scan's state is kept; scans end long before.
-const scanMemory = 10 * time.Minute
-
-// get returns the scan's state, creating it on first use, and forgets old scans.
-func (r *scanRegistry[T]) get(d *plugin.QueryData) T {
+// of returns the scan's state, creating it on first use.
+func (r *scanStates[T]) of(d *plugin.QueryData) T {
+	key := weak.Make(d.QueryContext)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := time.Now()
+	if v, ok := r.m[key]; ok {
+		return v
+	}
 	if r.m == nil {
-		r.m = map[scanKey]scanEntry[T]{}
+		r.m = map[weak.Pointer[plugin.QueryContext]]T{}
 	}
-	for k, e := range r.m {
-		if now.Sub(e.started) > scanMemory {
-			delete(r.m, k)
-		}
+	v := r.new()
+	r.m[key] = v
+	runtime.AddCleanup(d.QueryContext, r.forget, key)
+	return v
+}
+
+func (r *scanStates[T]) forget(key weak.Pointer[plugin.QueryContext]) {
+	r.mu.Lock()
+	delete(r.m, key)
+	r.mu.Unlock()
+}
+
+// len is how many scans have state, for tests.
+func (r *scanStates[T]) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.m)
+}
+
+// claims remembers which keys a scan has handled, so that each is handled once.
+type claims struct {
+	mu   sync.Mutex
+	done map[string]bool
+}
+
+// claim returns true the first time key is claimed.
+func (c *claims) claim(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done[key] {
+		return false
 	}
-	key := scanKey{d.Connection.Name, d.QueryContext}
-	e, ok := r.m[key]
-	if !ok {
-		e = scanEntry[T]{value: r.new(), started: now}
-		r.m[key] = e
+	if c.done == nil {
+		c.done = map[string]bool{}
 	}
-	return e.value
+	c.done[key] = true
+	return true
 }

@@ -61,9 +61,7 @@ func newClients(s *settings, logger hclog.Logger) *clients {
 	}
 	var err error
 	if s.vercelToken != "" && s.vercelErr == nil {
-		o := opts(s.vercelBaseURL, "vercel")
-		o.Authorization = "Bearer " + s.vercelToken
-		if c.vercel, err = vercel.New(o); err != nil {
+		if c.vercel, err = vercel.New(opts(s.vercelBaseURL, "vercel"), s.vercelToken); err != nil {
 			s.vercelErr = err
 		}
 	}

@@ -2,12 +2,9 @@ package tokens
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/clerk"
@@ -44,7 +41,7 @@ func tableSignInTokens(_ context.Context) *plugin.Table {
 		Cache: &plugin.TableCacheOptions{Enabled: false},
 		List: &plugin.ListConfig{
 			Hydrate: listSignInTokens,
-			Tags:    map[string]string{"upstream": upstreamClerk},
+			Tags:    map[string]string{"provider": providerClerk},
 			KeyColumns: plugin.KeyColumnSlice{
 				{Name: "user_id", Require: plugin.Optional, Operators: []string{"="}},
 				{Name: "org_id", Require: plugin.Optional, Operators: []string{"="}},
@@ -80,11 +77,11 @@ func tableSignInTokens(_ context.Context) *plugin.Table {
 
 func listSignInTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
 	start := time.Now()
-	return nil, settled(start, signInTokenAction(ctx, d))
+	return nil, settled(start, signInTokenActions(ctx, d))
 }
 
-// signInTokenAction creates or revokes what the quals name, streaming each token.
-func signInTokenAction(ctx context.Context, d *plugin.QueryData) error {
+// signInTokenActions creates or revokes what the conditions name, one row each.
+func signInTokenActions(ctx context.Context, d *plugin.QueryData) error {
 	c, err := connect(ctx, d)
 	if err != nil {
 		return err
@@ -96,82 +93,87 @@ func signInTokenAction(ctx context.Context, d *plugin.QueryData) error {
 	ids, users := stringQuals(d, "id"), stringQuals(d, "user_id")
 	orgs, statuses := stringQuals(d, "org_id"), stringQuals(d, "status")
 	lifetimes := int64Quals(d, "expires_in_seconds")
-	actions := actionsFor(d)
+	in := actionInputs{table: "sign_in_tokens", forms: signInTokenForms,
+		allowed: []string{"user_id", "org_id", "expires_in_seconds", "id", "status", "sp_connection_name"}}
+	if err := in.check(d); err != nil {
+		return err
+	}
 
 	switch {
 	case ids.constrained && !users.constrained:
-		if !statuses.constrained || !slices.Equal(statuses.values, []string{"revoked"}) || orgs.constrained || lifetimes.constrained {
-			return usage("to revoke, give the id and status = 'revoked', and nothing else.")
+		in.allowed = []string{"id", "status", "sp_connection_name"}
+		if err := in.check(d); err != nil {
+			return err
 		}
-		if !s.allowRevoke {
-			return flagOff(s, argAllowRevoke, "revoke")
+		if !slices.Equal(statuses.values, []string{"revoked"}) {
+			return in.usage("to revoke, give the id and status = 'revoked'")
 		}
+		if !s.allowSignInRevoke {
+			return flagOff("sign_in_tokens", s, argAllowSignInRevoke, "revoke a sign-in token")
+		}
+		var actions []action
 		for _, id := range ids.values {
-			if id == "" || !actions.claim("revoke:"+id) {
-				continue // no token has an empty id; and never revoke twice in one statement
+			if id == "" {
+				continue // no token has an empty id, and /sign_in_tokens//revoke is another route
 			}
-			t, err := c.clerk.Revoke(ctx, id)
-			if err != nil {
-				err = s.explainClerk(err, "revoking "+shortID(id))
-				if ue, ok := err.(*UpstreamError); ok && ue.Cause.Kind == upstream.KindStatus && ue.Cause.Status == http.StatusNotFound {
-					ue.Advice = "Clerk has no sign-in token " + shortID(id) + " in the instance of " + argClerkKey.named() +
-						" (sk_test_ and sk_live_ keys are different instances)"
+			actions = append(actions, action{key: "revoke " + id, do: func(ctx context.Context) (any, *undo, error) {
+				t, err := c.clerk.Revoke(ctx, id)
+				if err != nil {
+					return nil, nil, s.explainClerk(err, "revoking "+shortID(id), "Clerk has no sign-in token "+shortID(id))
 				}
-				return err
-			}
-			d.StreamListItem(ctx, &signInToken{ID: t.ID, UserID: t.UserID, Status: t.Status,
-				CreatedAt: t.CreatedAt.Ptr(), UpdatedAt: t.UpdatedAt.Ptr()})
+				return &signInToken{ID: t.ID, UserID: t.UserID, Status: t.Status, CreatedAt: t.CreatedAt.Ptr(), UpdatedAt: t.UpdatedAt.Ptr()}, nil, nil
+			}})
 		}
-		return nil
+		return runActions(ctx, d, actions)
 
 	case users.constrained && !ids.constrained:
+		in.allowed, in.creating, in.secrets = []string{"user_id", "org_id", "expires_in_seconds", "status", "sp_connection_name"}, true, []string{"url", "token"}
+		if err := in.check(d); err != nil {
+			return err
+		}
 		if statuses.constrained && !statuses.allows("pending") {
-			return usage("a new token is 'pending'; to revoke one, give its id and status = 'revoked'.")
+			return in.usage("a new token is 'pending'; to revoke one, give its id and status = 'revoked'")
 		}
 		if len(orgs.values) > 1 || len(lifetimes.values) > 1 {
-			return usage("give at most one org_id and one expires_in_seconds per query.")
+			return in.usage("give at most one org_id and one expires_in_seconds per query")
 		}
-		if !s.allowCreate {
-			return flagOff(s, argAllowCreate, "create")
+		if !s.allowSignInCreate {
+			return flagOff("sign_in_tokens", s, argAllowSignInCreate, "create a sign-in token")
+		}
+		if orgs.none() || lifetimes.none() || statuses.none() {
+			return nil // contradictory conditions: no row could match
 		}
 		params := clerk.CreateParams{}
 		if orgs.constrained {
-			if len(orgs.values) == 0 {
-				return nil // contradictory org_id quals: no row could match
-			}
 			params.OrgID = &orgs.values[0]
 		}
 		if lifetimes.constrained {
-			if len(lifetimes.values) == 0 {
-				return nil
-			}
 			if lifetimes.values[0] < 1 {
-				return usage("expires_in_seconds must be at least 1.")
+				return in.usage("expires_in_seconds must be at least 1")
 			}
 			params.ExpiresInSeconds = &lifetimes.values[0]
 		}
+		var actions []action
 		for _, user := range users.values {
-			if user == "" || !actions.claim("create:"+user) {
-				continue // no user has an empty id; and one token per user per statement
+			if user == "" {
+				continue // no user has an empty id
 			}
-			params.UserID = user
-			// A create in flight is finished even if the statement is cancelled meanwhile:
-			// only its answer tells which token to revoke.
-			t, err := c.clerk.Create(context.WithoutCancel(ctx), params)
-			if err != nil {
-				return actions.fail(ctx, c, s.explainCreate(err, user))
-			}
-			if !actions.minted(ctx, c, t.ID) {
-				return nil // another part of this statement failed; this token was revoked
-			}
-			if ctx.Err() != nil { // cancelled: nobody will see this token
-				return actions.fail(ctx, c, ctx.Err())
-			}
-			d.StreamListItem(ctx, createdRow(t, params))
+			p := params
+			p.UserID = user
+			actions = append(actions, action{key: "create " + user, do: func(ctx context.Context) (any, *undo, error) {
+				t, err := c.clerk.Create(ctx, p)
+				if err != nil {
+					return nil, nil, s.explainClerkCreate(err, user)
+				}
+				return createdRow(t, p), &undo{what: "sign-in token " + t.ID, run: func(ctx context.Context) error {
+					_, err := c.clerk.Revoke(ctx, t.ID)
+					return err
+				}}, nil
+			}})
 		}
-		return nil
+		return runActions(ctx, d, actions)
 	}
-	return usage("this query gives neither a user_id to create a token for nor an id to revoke.")
+	return in.usage("this query gives neither a user_id to create a token for nor an id to revoke")
 }
 
 func createdRow(t *clerk.SignInToken, p clerk.CreateParams) *signInToken {
@@ -184,47 +186,36 @@ func createdRow(t *clerk.SignInToken, p clerk.CreateParams) *signInToken {
 	return r
 }
 
-func usage(problem string) error {
-	return &UsageError{Table: "sign_in_tokens", Message: problem + "\n" + signInTokenForms}
-}
-
-func flagOff(s *settings, flag argument, action string) error {
-	return &UsageError{Table: "sign_in_tokens", Message: fmt.Sprintf(
-		"this query would %s a sign-in token, which connection %q does not allow: set %s = true in its connection config to allow it",
-		action, s.connection, flag.name)}
-}
-
-// explainCreate adds, when Clerk may have acted on a create it did not confirm (a 5xx
-// other than 503, a connection lost after sending, an unreadable answer), that a
-// token may exist that this query cannot show.
-func (s *settings) explainCreate(err error, user string) error {
-	err = s.explainClerk(err, "creating a sign-in token for "+shortID(user))
+// explainClerkCreate adds, when Clerk may have created a token it did not show, that
+// such a token may exist: it cannot be listed, and lapses after its lifetime.
+func (s *settings) explainClerkCreate(err error, user string) error {
+	err = s.explainClerk(err, "creating a sign-in token for "+shortID(user), "Clerk has no user "+shortID(user))
 	ue, ok := err.(*UpstreamError)
-	switch {
-	case !ok:
-	case ue.Cause.Kind == upstream.KindStatus && ue.Cause.Status == http.StatusNotFound:
-		ue.Advice = "Clerk has no user " + shortID(user) + " in the instance of " + argClerkKey.named() +
-			" (sk_test_ and sk_live_ keys are different instances)"
-	case ue.Cause.Kind == upstream.KindNetwork && ue.Cause.Status >= 200 && ue.Cause.Status < 300:
+	if !ok {
+		return err
+	}
+	switch ue.Cause.Acted() {
+	case upstream.ActedYes:
 		ue.Advice += " Clerk created the token (it answered " + strconv.Itoa(ue.Cause.Status) + ") but its answer was cut off, " +
 			"so the token cannot be shown; it cannot be listed either, and lapses after expires_in_seconds (30 days by default)"
-	case createMayHaveHappened(ue.Cause):
+	case upstream.ActedMaybe:
 		ue.Advice += " Clerk may have created the token anyway: it cannot be listed, and it lapses " +
 			"after expires_in_seconds (30 days by default); the create was not repeated, so there is at most one"
 	}
-	return err
+	return ue
 }
 
-func createMayHaveHappened(e *upstream.Error) bool {
-	switch e.Kind {
-	case upstream.KindDecode, upstream.KindTimeout:
-		return true
-	case upstream.KindNetwork:
-		return !e.NeverSent // a connection that was never made left nothing behind
-	case upstream.KindStatus:
-		return e.Status >= 500 && e.Status != http.StatusServiceUnavailable
+// explainClerk says what was being done, and for a 404 what Clerk does not have.
+func (s *settings) explainClerk(err error, doing, notFound string) error {
+	err = s.explain(clerkArgs, s.clerkBaseURL, err)
+	if e, ok := err.(*UpstreamError); ok {
+		e.Advice = "While " + doing + ". " + e.Advice
+		if e.Cause.Kind == upstream.KindStatus && e.Cause.Status == http.StatusNotFound {
+			e.Advice = "While " + doing + ". " + notFound + " in the instance of " + argClerkKey.named() +
+				" (sk_test_ and sk_live_ keys are different instances)"
+		}
 	}
-	return false
+	return err
 }
 
 // shortID keeps a user-supplied id readable in a message.
@@ -233,78 +224,4 @@ func shortID(id string) string {
 		return id[:64] + "…"
 	}
 	return id
-}
-
-func (s *settings) explainClerk(err error, doing string) error {
-	err = s.explain(clerkArgs, s.clerkBaseURL, err)
-	if e, ok := err.(*UpstreamError); ok {
-		e.Advice = strings.TrimSpace("While " + doing + ". " + e.Advice)
-	}
-	return err
-}
-
-// statementActions remembers what one statement has done, across the parallel lists
-// the SDK runs for an IN list: each user gets one token, each id one revoke, and if
-// any create fails, the tokens the statement already minted are revoked, so a failed
-// statement leaves no live sign-in link that nobody saw.
-type statementActions struct {
-	mu     sync.Mutex
-	done   map[string]bool
-	mints  []string
-	failed bool
-}
-
-var statements = scanRegistry[*statementActions]{new: func() *statementActions {
-	return &statementActions{done: map[string]bool{}}
-}}
-
-func actionsFor(d *plugin.QueryData) *statementActions { return statements.get(d) }
-
-// claim returns true the first time an action is asked for in the statement.
-func (a *statementActions) claim(action string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.done[action] {
-		return false
-	}
-	a.done[action] = true
-	return true
-}
-
-// minted records a new token; if the statement has already failed it revokes the
-// token instead and returns false.
-func (a *statementActions) minted(ctx context.Context, c *clients, id string) bool {
-	a.mu.Lock()
-	failed := a.failed
-	if !failed {
-		a.mints = append(a.mints, id)
-	}
-	a.mu.Unlock()
-	if failed {
-		_, _ = c.clerk.Revoke(context.WithoutCancel(ctx), id)
-	}
-	return !failed
-}
-
-// fail marks the statement failed and revokes what it minted, saying so in the error.
-func (a *statementActions) fail(ctx context.Context, c *clients, err error) error {
-	a.mu.Lock()
-	a.failed = true
-	mints := a.mints
-	a.mints = nil
-	a.mu.Unlock()
-	if len(mints) == 0 {
-		return err
-	}
-	var kept []string
-	for _, id := range mints {
-		if _, rerr := c.clerk.Revoke(context.WithoutCancel(ctx), id); rerr != nil {
-			kept = append(kept, id)
-		}
-	}
-	note := fmt.Sprintf("%d sign-in token(s) this statement had already created were revoked", len(mints)-len(kept))
-	if len(kept) > 0 {
-		note += fmt.Sprintf("; these could not be and are still pending: %s", strings.Join(kept, ", "))
-	}
-	return fmt.Errorf("%w (%s)", err, note)
 }

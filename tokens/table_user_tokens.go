@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -14,30 +15,31 @@ import (
 	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
 )
 
-// userToken is one row of user_tokens. Nil means SQL NULL: a value the upstream does
+// userToken is one row of user_tokens. Nil means SQL NULL: a value the provider does
 // not have, never an invented default.
 type userToken struct {
-	Provider   string
-	ID         string
-	Name       *string
-	Title      *string
-	Email      *string
-	TeamID     *string
-	Type       *string
-	Origin     *string
-	Scopes     any
-	Prefix     *string
-	Suffix     *string
-	CanWrite   *bool
-	Active     *bool
-	IsCurrent  *bool
-	CreatedAt  *time.Time
-	UpdatedAt  *time.Time
-	ExpiresAt  *time.Time
-	LastUsedAt *time.Time
-	RevokedAt  *time.Time
-	LeakedAt   *time.Time
-	LeakedURL  *string
+	Provider    string
+	ID          string
+	Name        *string
+	Title       *string
+	Email       *string
+	OwnerActive *bool
+	TeamID      *string
+	Type        *string
+	Origin      *string
+	Scopes      any
+	Prefix      *string
+	Suffix      *string
+	CanWrite    *bool
+	Active      *bool
+	IsCurrent   *bool
+	CreatedAt   *time.Time
+	UpdatedAt   *time.Time
+	ExpiresAt   *time.Time
+	LastUsedAt  *time.Time
+	RevokedAt   *time.Time
+	LeakedAt    *time.Time
+	LeakedURL   *string
 }
 
 func tableUserTokens(_ context.Context) *plugin.Table {
@@ -45,11 +47,7 @@ func tableUserTokens(_ context.Context) *plugin.Table {
 		Name: "user_tokens",
 		Description: "API tokens of people, one row per token: Vercel personal access tokens and the user tokens of a " +
 			"Query Server. Secrets are never returned.",
-		// One list per upstream, run in parallel; the `upstream` value also scopes the
-		// rate limiters. It is not a column: `provider` quals are applied in the list.
-		GetMatrixItemFunc: func(context.Context, *plugin.QueryData) []map[string]any {
-			return []map[string]any{{"upstream": upstreamVercel}, {"upstream": upstreamQueryServer}}
-		},
+		GetMatrixItemFunc: providerMatrix(providerVercel, providerQueryServer),
 		List: &plugin.ListConfig{
 			Hydrate: listUserTokens,
 			KeyColumns: plugin.KeyColumnSlice{
@@ -61,7 +59,7 @@ func tableUserTokens(_ context.Context) *plugin.Table {
 		},
 		Columns: []*plugin.Column{
 			column("provider", proto.ColumnType_STRING, func(r *userToken) any { return r.Provider },
-				"Where the token lives: 'vercel' or 'query_server'. A `provider = ...` condition skips the other upstream entirely."),
+				"Where the token lives: 'vercel' or 'query_server'. A `provider = ...` condition skips the other provider entirely."),
 			column("id", proto.ColumnType_STRING, func(r *userToken) any { return r.ID },
 				"The token's identifier at its provider (for the Query Server, the row id as text). With `id = ...`, Vercel is asked for that one token."),
 			column("name", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.Name) },
@@ -70,6 +68,8 @@ func tableUserTokens(_ context.Context) *plugin.Table {
 				"A display name: the token's name, else its owner's email."),
 			column("email", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.Email) },
 				"The owner's email: the Vercel account's email, or the Query Server user's email."),
+			column("owner_active", proto.ColumnType_BOOL, func(r *userToken) any { return opt(r.OwnerActive) },
+				"Whether the Query Server user who owns the token is active (a deactivated user's token is refused by the server). Null for Vercel, whose tokens all belong to the connection's own account."),
 			column("team_id", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.TeamID) },
 				"The Vercel team the token is limited to (its first scope of type team); null for tokens with account-wide access and for the Query Server."),
 			column("type", proto.ColumnType_STRING, func(r *userToken) any { return opt(r.Type) },
@@ -106,49 +106,70 @@ func tableUserTokens(_ context.Context) *plugin.Table {
 	}
 }
 
-// userTokenQuery is what the quals and the column list ask of one scan.
+// userTokenQuery is what the conditions and the column list ask of one list call.
 type userTokenQuery struct {
 	providers, ids, teamIDs, emails  valueSet[string]
-	needEmail, needCurrent, needTeam bool
+	needUsers, needCurrent, needTeam bool
 	limited                          bool // the query has a LIMIT the SDK tracks for us
 	now                              time.Time
 }
 
 func newUserTokenQuery(d *plugin.QueryData) *userTokenQuery {
 	q := &userTokenQuery{
-		providers: stringQuals(d, "provider"),
+		// The SDK replaces the provider condition with the matrix item's: read the query's own.
+		providers: setOf(unsafeQuals(d, "provider"), asString),
 		ids:       stringQuals(d, "id"),
 		teamIDs:   stringQuals(d, "team_id"),
 		emails:    stringQuals(d, "email"),
 		limited:   d.QueryContext.Limit != nil,
 		now:       time.Now(),
 	}
-	q.needEmail = q.emails.constrained || wants(d, "email", "title")
+	q.needUsers = q.emails.constrained || wants(d, "email", "title", "owner_active")
 	q.needCurrent = wants(d, "is_current")
 	q.needTeam = q.teamIDs.constrained || wants(d, "team_id") // parsing each token's scopes costs
 	return q
 }
 
-// keep applies the quals to a finished row, so that what the list streams is exact
-// even where the upstream cannot filter.
+// nothing: the conditions contradict each other, so no row can match.
+func (q *userTokenQuery) nothing() bool {
+	return q.ids.none() || q.teamIDs.none() || q.emails.none()
+}
+
+// keep applies the conditions to a finished row, so that what the list streams is
+// exact even where the provider cannot filter.
 func (q *userTokenQuery) keep(r *userToken) bool {
 	return q.ids.allows(r.ID) && q.teamIDs.allowsPtr(r.TeamID) && q.emails.allowsPtr(r.Email)
 }
 
-func listUserTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
-	start := time.Now()
-	return nil, settled(start, listUserTokensOf(ctx, d))
+// userTokenScan is shared by the lists of one scan (one per provider, and one per value
+// of an IN list).
+type userTokenScan struct {
+	claims
+	vercelListed chan struct{} // closed when the Vercel list ends, however it ends
+	once         sync.Once
 }
 
-// listUserTokensOf lists one upstream (the matrix item's) into the scan.
-func listUserTokensOf(ctx context.Context, d *plugin.QueryData) error {
-	up, _ := plugin.GetMatrixItem(ctx)["upstream"].(string)
-	scan := scanFor(d)
-	if up == upstreamVercel {
-		defer scan.vercelDone() // however the Vercel list ends
+func (s *userTokenScan) vercelDone() { s.once.Do(func() { close(s.vercelListed) }) }
+
+var userTokenScans = scanStates[*userTokenScan]{new: func() *userTokenScan {
+	return &userTokenScan{vercelListed: make(chan struct{})}
+}}
+
+func listUserTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
+	start := time.Now()
+	return nil, settled(start, listUserTokensOf(ctx, d, matrixProvider(ctx)))
+}
+
+func listUserTokensOf(ctx context.Context, d *plugin.QueryData, provider string) error {
+	scan := userTokenScans.of(d)
+	if !firstListOf(&scan.claims, d, provider) {
+		return nil
+	}
+	if provider == providerVercel {
+		defer scan.vercelDone() // however this list ends
 	}
 	q := newUserTokenQuery(d)
-	if !q.providers.allows(up) || q.ids.none() || q.teamIDs.none() || q.emails.none() {
+	if !q.providers.allows(provider) || q.nothing() {
 		return nil
 	}
 	c, err := connect(ctx, d)
@@ -157,29 +178,24 @@ func listUserTokensOf(ctx context.Context, d *plugin.QueryData) error {
 	}
 	s := c.settings
 	if err := s.userTokensErr(); err != nil {
-		// Report a connection-wide problem once, from the first upstream this query asks for.
-		if up == q.firstProvider() {
+		// A connection-wide problem is reported once, by the first provider asked for.
+		if provider == q.firstProvider() {
 			return err
 		}
 		return nil
 	}
-	switch up {
-	case upstreamVercel:
-		if s.vercelErr != nil {
+	switch provider {
+	case providerVercel:
+		if s.vercelErr != nil || c.vercel == nil {
 			return s.vercelErr
 		}
-		if c.vercel != nil {
-			return s.explain(vercelArgs, s.vercelBaseURL, listVercelTokens(ctx, d, c.vercel, q))
-		}
-	case upstreamQueryServer:
-		if s.queryServerErr != nil {
+		return s.explain(vercelArgs, s.vercelBaseURL, listVercelTokens(ctx, d, c.vercel, q))
+	case providerQueryServer:
+		if s.queryServerErr != nil || c.queryServer == nil {
 			return s.queryServerErr
 		}
-		if c.queryServer == nil {
-			return nil
-		}
-		if q.limited {
-			// With a LIMIT, let Vercel's first pages fill it: if they do, this costs nothing.
+		if q.limited && q.providers.allows(providerVercel) {
+			// Under a LIMIT, Vercel's first pages may fill it: then this costs nothing.
 			select {
 			case <-scan.vercelListed:
 			case <-ctx.Done():
@@ -194,23 +210,8 @@ func listUserTokensOf(ctx context.Context, d *plugin.QueryData) error {
 	return nil
 }
 
-// userTokenScan is shared by the lists the SDK runs for one scan (one per upstream,
-// and one per value of an IN list), which all see the same QueryContext.
-type userTokenScan struct {
-	vercelListed chan struct{}
-	once         sync.Once
-}
-
-func (s *userTokenScan) vercelDone() { s.once.Do(func() { close(s.vercelListed) }) }
-
-var userTokenScans = scanRegistry[*userTokenScan]{new: func() *userTokenScan {
-	return &userTokenScan{vercelListed: make(chan struct{})}
-}}
-
-func scanFor(d *plugin.QueryData) *userTokenScan { return userTokenScans.get(d) }
-
 func (q *userTokenQuery) firstProvider() string {
-	for _, p := range []string{upstreamVercel, upstreamQueryServer} {
+	for _, p := range []string{providerVercel, providerQueryServer} {
 		if q.providers.allows(p) {
 			return p
 		}
@@ -233,9 +234,11 @@ func (s *settings) userTokensErr() error {
 
 // ---- Vercel ----
 
-// vercelContext is what every Vercel row may need beyond the token itself, fetched
-// once per connection and only when the query asks for it.
+// vercelContext is what every Vercel row may need beyond the token itself: fetched
+// once per connection, only when the query asks for it, alongside the first request.
 type vercelContext struct {
+	done      chan struct{}
+	err       error
 	email     *string
 	currentID *string
 }
@@ -255,70 +258,67 @@ var (
 			return nil, err
 		}
 		t, err := c.vercel.CurrentToken(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if t == nil {
-			return "", nil // Vercel does not know the calling token: nothing is current
+		if err != nil || t == nil {
+			return "", err // Vercel does not know the calling token: nothing is current
 		}
 		return t.ID, nil
 	}).Memoize(cacheKey("tokens.vercel.current"))
 )
 
-// loadVercelContext fetches the account email and the current token id in parallel,
-// as far as the query needs them.
-func loadVercelContext(ctx context.Context, d *plugin.QueryData, q *userTokenQuery) (*vercelContext, error) {
-	vc := &vercelContext{}
-	var wg sync.WaitGroup
-	var errEmail, errCurrent error
-	if q.needEmail {
-		wg.Go(func() {
-			v, err := vercelAccount(ctx, d, nil)
-			if errEmail = err; err == nil {
-				if u, ok := v.(*vercel.User); ok && u.Email != "" {
-					vc.email = &u.Email
+func loadVercelContext(ctx context.Context, d *plugin.QueryData, q *userTokenQuery) *vercelContext {
+	vc := &vercelContext{done: make(chan struct{})}
+	go func() {
+		defer close(vc.done)
+		var wg sync.WaitGroup
+		var errEmail, errCurrent error
+		if q.needUsers {
+			wg.Go(func() {
+				v, err := vercelAccount(ctx, d, nil)
+				if errEmail = err; err == nil {
+					if u, ok := v.(*vercel.User); ok && u.Email != "" {
+						vc.email = &u.Email
+					}
 				}
-			}
-		})
+			})
+		}
+		if q.needCurrent {
+			wg.Go(func() {
+				v, err := vercelCurrentToken(ctx, d, nil)
+				if errCurrent = err; err == nil {
+					id, _ := v.(string)
+					vc.currentID = &id
+				}
+			})
+		}
+		wg.Wait()
+		vc.err = errors.Join(errEmail, errCurrent)
+	}()
+	return vc
+}
+
+// errStop ends a listing early without an error.
+var errStop = errors.New("stop")
+
+// ready waits for the context; errStop when an email condition rules Vercel out.
+func (vc *vercelContext) ready(q *userTokenQuery) error {
+	<-vc.done
+	if vc.err != nil {
+		return vc.err
 	}
-	if q.needCurrent {
-		wg.Go(func() {
-			v, err := vercelCurrentToken(ctx, d, nil)
-			if errCurrent = err; err == nil {
-				id, _ := v.(string)
-				vc.currentID = &id
-			}
-		})
+	if !q.emails.allowsPtr(vc.email) {
+		return errStop
 	}
-	wg.Wait()
-	return vc, firstErr(errEmail, errCurrent)
+	return nil
 }
 
 func listVercelTokens(ctx context.Context, d *plugin.QueryData, client *vercel.Client, q *userTokenQuery) error {
-	// Every Vercel token belongs to the one account, so an email qual is all or nothing.
-	vcDone := make(chan struct{})
-	var vc *vercelContext
-	var vcErr error
-	go func() { // alongside the first request, not before it
-		defer close(vcDone)
-		vc, vcErr = loadVercelContext(ctx, d, q)
-	}()
-	ready := func() error {
-		<-vcDone
-		if vcErr != nil {
-			return vcErr
-		}
-		if q.emails.constrained && !q.emails.allowsPtr(vc.email) {
-			return errStop
-		}
-		return nil
-	}
+	vc := loadVercelContext(ctx, d, q)
 	stream := func(tokens []vercel.Token) (bool, error) {
-		if err := ready(); err != nil {
+		if err := vc.ready(q); err != nil {
 			return false, err
 		}
 		for i := range tokens {
-			row := vercelRow(&tokens[i], vc, q.now, q.needTeam)
+			row := vercelRow(&tokens[i], vc, q)
 			if !q.keep(row) {
 				continue
 			}
@@ -329,119 +329,51 @@ func listVercelTokens(ctx context.Context, d *plugin.QueryData, client *vercel.C
 		}
 		return true, nil
 	}
-
 	err := func() error {
 		if q.ids.constrained {
-			return getVercelTokens(ctx, d, client, q, ready, stream)
+			return getVercelTokens(ctx, d, client, q, stream)
 		}
-		return listVercelPages(ctx, d, client.Tokens(vercelPageSize(ctx, d, q)), q, ready, stream)
-	}()
-	<-vcDone
-	if err == errStop {
+		opts := vercel.ListOptions{BeforeNext: func(ctx context.Context) error {
+			if err := vc.ready(q); err != nil {
+				return err
+			}
+			d.WaitForListRateLimit(ctx)
+			return nil
+		}}
+		switch {
+		case !q.limited:
+			opts.Ahead = 2 // the SDK's row buffer holds a page: keep requests off the rows' path
+		case !q.teamIDs.constrained:
+			// Under a LIMIT, ask for no more rows than it still needs when every row fetched is returned.
+			opts.PageSize = func() int { return int(min(d.RowsRemaining(ctx), vercel.MaxPageSize)) }
+		}
+		for page, err := range client.Tokens(ctx, opts) {
+			if err != nil {
+				return err
+			}
+			if more, err := stream(page); err != nil || !more {
+				return err
+			}
+		}
 		return nil
-	}
-	if err == nil && vcErr != nil {
-		return vcErr
+	}()
+	<-vc.done
+	if errors.Is(err, errStop) {
+		return nil
 	}
 	return err
 }
 
-// listVercelPages walks the list. With a LIMIT, one page at a time, each sized to
-// what the LIMIT still needs, so no request is made that the query does not need.
-// Without one every page is needed: a fetcher walks the list up to two pages ahead of
-// the rows being streamed, so requests never wait for rows to be built (the SDK's row
-// buffer holds one page, and the other upstream's rows share it).
-func listVercelPages(ctx context.Context, d *plugin.QueryData, pager *vercel.Pager, q *userTokenQuery,
-	ready func() error, stream func([]vercel.Token) (bool, error)) error {
-	if q.limited {
-		for pager.More() {
-			if pager.Pages() > 0 {
-				d.WaitForListRateLimit(ctx)
-				pager.SetPageSize(vercelPageSize(ctx, d, q))
-			}
-			tokens, err := pager.Next(ctx)
-			if err == nil {
-				err = ready()
-			}
-			if err != nil {
-				return err
-			}
-			if more, err := stream(tokens); err != nil || !more {
-				return err
-			}
-		}
-		return nil
-	}
-
-	type page struct {
-		tokens []vercel.Token
-		err    error
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // stops the fetcher when the rows stop being wanted
-	pages := make(chan page, 2)
-	go func() {
-		defer close(pages)
-		for pager.More() {
-			if pager.Pages() > 0 {
-				if ready() != nil { // an email qual may rule Vercel out: ask no more
-					return
-				}
-				d.WaitForListRateLimit(ctx)
-			}
-			tokens, err := pager.Next(ctx)
-			select {
-			case pages <- page{tokens, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	for p := range pages {
-		err := p.err
-		if err == nil {
-			err = ready()
-		}
-		if err != nil {
-			return err
-		}
-		if more, err := stream(p.tokens); err != nil || !more {
-			return err
-		}
-	}
-	return nil
-}
-
-// errStop ends a listing early without an error.
-var errStop = stopError{}
-
-type stopError struct{}
-
-func (stopError) Error() string { return "stop" }
-
-// vercelPageSize asks for no more rows than the LIMIT still needs, when every row
-// fetched will be returned; otherwise (rows filtered by team or id) for full pages.
-func vercelPageSize(ctx context.Context, d *plugin.QueryData, q *userTokenQuery) int {
-	if q.limited && !q.teamIDs.constrained && !q.ids.constrained {
-		return int(min(max(d.RowsRemaining(ctx), 1), vercel.MaxPageSize))
-	}
-	return vercel.MaxPageSize
-}
-
-// getVercelTokens answers `id = ...`: one GET per id that can be addressed, and one
-// listing for any that cannot (it might still be a token id, so it must be looked for).
+// getVercelTokens answers `id = ...`: one GET per id that can be a token id. Others
+// name no token, and cost nothing.
 func getVercelTokens(ctx context.Context, d *plugin.QueryData, client *vercel.Client, q *userTokenQuery,
-	ready func() error, stream func([]vercel.Token) (bool, error)) error {
-	var unaddressable bool
-	for i, id := range q.ids.values {
-		if !vercel.Addressable(id) {
-			unaddressable = true
+	stream func([]vercel.Token) (bool, error)) error {
+	asked := 0
+	for _, id := range q.ids.values {
+		if !vercel.ValidTokenID(id) {
 			continue
 		}
-		if i > 0 {
+		if asked++; asked > 1 {
 			d.WaitForListRateLimit(ctx)
 		}
 		t, err := client.GetToken(ctx, id)
@@ -455,30 +387,14 @@ func getVercelTokens(ctx context.Context, d *plugin.QueryData, client *vercel.Cl
 			return err
 		}
 	}
-	if !unaddressable {
-		return nil
-	}
-	wanted := func(t *vercel.Token) bool { return !vercel.Addressable(t.ID) && q.ids.allows(t.ID) }
-	return listVercelPages(ctx, d, client.Tokens(vercel.MaxPageSize), q, ready, func(page []vercel.Token) (bool, error) {
-		return stream(filterTokens(page, wanted))
-	})
+	return nil
 }
 
-func filterTokens(page []vercel.Token, keep func(*vercel.Token) bool) []vercel.Token {
-	out := page[:0]
-	for i := range page {
-		if keep(&page[i]) {
-			out = append(out, page[i])
-		}
-	}
-	return out
-}
-
-func vercelRow(t *vercel.Token, vc *vercelContext, now time.Time, withTeam bool) *userToken {
+func vercelRow(t *vercel.Token, vc *vercelContext, q *userTokenQuery) *userToken {
 	expires, revoked := t.ExpiresAt.Ptr(), t.RevokedAt.Ptr()
-	active := revoked == nil && (expires == nil || expires.After(now))
+	active := revoked == nil && (expires == nil || expires.After(q.now))
 	r := &userToken{
-		Provider:   upstreamVercel,
+		Provider:   providerVercel,
 		ID:         t.ID,
 		Name:       nonEmpty(t.Name),
 		Email:      vc.email,
@@ -497,12 +413,11 @@ func vercelRow(t *vercel.Token, vc *vercelContext, now time.Time, withTeam bool)
 	if s := t.ScopesJSON(); s != nil {
 		r.Scopes = json.RawMessage(s)
 	}
-	if withTeam {
+	if q.needTeam {
 		r.TeamID = t.TeamID()
 	}
 	if vc.currentID != nil {
-		current := t.ID == *vc.currentID
-		r.IsCurrent = &current
+		r.IsCurrent = ptr(t.ID == *vc.currentID)
 	}
 	r.Title = firstNonNil(r.Name, r.Email)
 	return r
@@ -515,20 +430,20 @@ func listQueryServerTokens(ctx context.Context, d *plugin.QueryData, client *que
 	if q.teamIDs.constrained || (q.ids.constrained && !anyDecimal(q.ids.values)) {
 		return nil
 	}
-	var emails map[string]string
+	var owners map[string]queryserver.User
 	var tokens []queryserver.UserToken
 	var errTokens, errUsers error
 	fetchUsers := func() {
 		var users []queryserver.User
 		if users, errUsers = client.Users(ctx); errUsers == nil {
-			emails = queryserver.Emails(users)
+			owners = queryserver.Owners(users)
 		}
 	}
 	switch {
-	case !q.needEmail:
+	case !q.needUsers:
 		tokens, errTokens = client.UserTokens(ctx)
 	case q.limited:
-		// With a LIMIT the other upstream may fill it first: spare the second request then.
+		// Under a LIMIT the other provider may fill it first: spare the second request then.
 		if tokens, errTokens = client.UserTokens(ctx); errTokens == nil && d.RowsRemaining(ctx) > 0 {
 			fetchUsers()
 		}
@@ -545,7 +460,7 @@ func listQueryServerTokens(ctx context.Context, d *plugin.QueryData, client *que
 		if d.RowsRemaining(ctx) == 0 {
 			return nil
 		}
-		row := queryServerRow(&tokens[i], emails, q.now)
+		row := queryServerRow(&tokens[i], owners, q.now)
 		if q.keep(row) {
 			d.StreamListItem(ctx, row)
 		}
@@ -562,21 +477,20 @@ func anyDecimal(ids []string) bool {
 	return false
 }
 
-func queryServerRow(t *queryserver.UserToken, emails map[string]string, now time.Time) *userToken {
-	active, write, current := t.Usable(now), t.Write, t.IsCurrent
+func queryServerRow(t *queryserver.UserToken, owners map[string]queryserver.User, now time.Time) *userToken {
 	r := &userToken{
-		Provider:  upstreamQueryServer,
+		Provider:  providerQueryServer,
 		ID:        strconv.FormatInt(t.ID, 10),
 		Type:      ptr("user_token"),
-		CanWrite:  &write,
-		Active:    &active,
-		IsCurrent: &current,
+		CanWrite:  ptr(t.Write),
+		Active:    ptr(t.Usable(now)),
+		IsCurrent: ptr(t.IsCurrent),
 		CreatedAt: upstream.EpochAuto(t.CreatedAt),
 		UpdatedAt: upstream.EpochAuto(t.UpdatedAt),
 		ExpiresAt: t.ExpiresAt(),
 	}
-	if e, ok := emails[t.UserUUID]; ok {
-		r.Email = &e
+	if u, ok := owners[t.UserUUID]; ok {
+		r.Email, r.OwnerActive = nonEmpty(u.Email), ptr(u.Active)
 	}
 	r.Title = r.Email
 	return r

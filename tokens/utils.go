@@ -17,3 +17,11 @@ func firstNonNil[T any](vs ...*T) *T {
 	}
 	return nil
 }
+
+// opt is a nullable value: nil for a nil pointer, else what it points to.
+func opt[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

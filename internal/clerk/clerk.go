@@ -44,7 +44,7 @@ func New(opts upstream.Options, secretKey string) (*Client, error) {
 	if opts.Provider == "" {
 		opts.Provider = "Clerk"
 	}
-	opts.Authorization = "Bearer " + secretKey
+	opts.Authorization, opts.Secrets = "Bearer "+secretKey, []string{secretKey}
 	if opts.Header == nil {
 		opts.Header = http.Header{}
 	}
@@ -87,7 +87,8 @@ func parseError(body []byte) (string, string) {
 
 // Create mints a sign-in token. A create is not repeated after an answer that leaves
 // it unknown whether Clerk acted (a 500, a dropped connection): that could mint a
-// second live token nobody would ever see.
+// second live token nobody would ever see. The error's Acted() says whether one may
+// exist.
 func (c *Client) Create(ctx context.Context, p CreateParams) (*SignInToken, error) {
 	resp, err := c.http.Do(ctx, upstream.Request{Method: http.MethodPost, Path: "/sign_in_tokens", Body: p, Action: true})
 	if err != nil {
@@ -100,7 +101,7 @@ func (c *Client) Create(ctx context.Context, p CreateParams) (*SignInToken, erro
 func (c *Client) Revoke(ctx context.Context, id string) (*SignInToken, error) {
 	resp, err := c.http.Do(ctx, upstream.Request{Method: http.MethodPost,
 		Path: "/sign_in_tokens/" + upstream.Segment(id) + "/revoke", Idempotent: true, Action: true})
-	if e, ok := upstream.As(err); ok && e.Kind == upstream.KindNetwork && e.Status >= 200 && e.Status < 300 {
+	if e, ok := upstream.As(err); ok && e.Acted() == upstream.ActedYes {
 		// Clerk confirmed the revoke; only the copy of the token it sends back was lost.
 		return &SignInToken{ID: id, Status: "revoked"}, nil
 	}

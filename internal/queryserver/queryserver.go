@@ -1,27 +1,24 @@
-// Package queryserver is a small client for the user tokens of gc-victor's Query Server.
-// Its list endpoints return secrets (each token's JWT, each user's password hash);
-// this package decodes rows into types that have no field for them, so a secret never
-// outlives the decoding of its row.
+// Package queryserver is a small client for the user tokens of gc-victor's Query
+// Server. Its list endpoints return secrets (each token's value, each user's password
+// hash): this package decodes rows into types that have no field for them.
 package queryserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 )
 
-// Paths of the user-token list: the one real servers route, and the one the old docs
-// name (which real servers answer with 404).
-const (
-	UserTokenPath       = "/_/user/token"
-	LegacyUserTokenPath = "/_/user-token"
-)
+// UserTokenPath is where the user tokens live. The old docs' /_/user-token is
+// routed by no server version (upstream-apis.md 2.2).
+const UserTokenPath = "/_/user/token"
 
 // UserToken is one row of _config_user_token without its secret.
 type UserToken struct {
@@ -64,9 +61,8 @@ type User struct {
 
 // Client calls one Query Server with an admin user token.
 type Client struct {
-	http      *upstream.Client
-	token     []byte
-	tokenPath atomic.Value // string: the path that answered last time
+	http  *upstream.Client
+	token []byte
 }
 
 // New returns a client; token is the admin user token (without "Bearer").
@@ -74,49 +70,20 @@ func New(opts upstream.Options, token string) (*Client, error) {
 	if opts.Provider == "" {
 		opts.Provider = "Query Server"
 	}
-	opts.Authorization = "Bearer " + token
+	opts.Authorization, opts.Secrets = "Bearer "+token, []string{token}
 	opts.ParseError = func(body []byte) (string, string) { return "", upstream.PlainMessage(body) }
 	c, err := upstream.New(opts)
 	if err != nil {
 		return nil, err
 	}
-	qs := &Client{http: c, token: []byte(token)}
-	qs.tokenPath.Store(UserTokenPath)
-	return qs, nil
+	return &Client{http: c, token: []byte(token)}, nil
 }
 
-// rawUserToken mirrors a list row. The secret is read only to tell whether the row is
-// this client's own token, and the value is dropped with the raw row.
-type rawUserToken struct {
-	ID             upstream.Number `json:"id"`
-	UserUUID       upstream.Text   `json:"user_uuid"`
-	Token          string          `json:"token"`
-	ExpirationDate upstream.Number `json:"expiration_date"`
-	Active         upstream.Number `json:"active"`
-	Write          upstream.Number `json:"write"`
-	CreatedAt      upstream.Number `json:"created_at"`
-	UpdatedAt      upstream.Number `json:"updated_at"`
-}
-
-// UserTokens lists every user token. It asks the real path first and falls back to the
-// documented one only when the real one answers 404.
+// UserTokens lists every user token.
 func (c *Client) UserTokens(ctx context.Context) ([]UserToken, error) {
-	path := c.tokenPath.Load().(string)
-	resp, err := c.get(ctx, path)
-	if upstream.IsNotFound(err) {
-		other := LegacyUserTokenPath
-		if path == LegacyUserTokenPath {
-			other = UserTokenPath
-		}
-		if resp2, err2 := c.get(ctx, other); !upstream.IsNotFound(err2) {
-			resp, err = resp2, err2
-			if err2 == nil {
-				c.tokenPath.Store(other)
-			}
-		} else if e, ok := upstream.As(err); ok {
-			e.Path = UserTokenPath + " and " + LegacyUserTokenPath
-			e.Message = "neither user-token path exists; the server may have the create_user or create_token option switched off"
-		}
+	resp, err := c.get(ctx, UserTokenPath)
+	if e, ok := upstream.As(err); ok && e.Kind == upstream.KindStatus && e.Status == http.StatusNotFound {
+		e.Message = "the server has no user-token routes: its create_user or create_token option may be switched off"
 	}
 	if err != nil {
 		return nil, err
@@ -124,8 +91,21 @@ func (c *Client) UserTokens(ctx context.Context) ([]UserToken, error) {
 	return decodeUserTokens(resp, c.token)
 }
 
-// decodeUserTokens reads the list, telling which row holds own (this client's token),
-// and wipes the body, which holds every row's secret.
+// rawUserToken mirrors a list row. The secret is kept as bytes, compared with this
+// client's own token to fill IsCurrent, then cleared.
+type rawUserToken struct {
+	ID             upstream.Number `json:"id"`
+	UserUUID       upstream.Text   `json:"user_uuid"`
+	Token          secret          `json:"token"`
+	ExpirationDate upstream.Number `json:"expiration_date"`
+	Active         upstream.Number `json:"active"`
+	Write          upstream.Number `json:"write"`
+	CreatedAt      upstream.Number `json:"created_at"`
+	UpdatedAt      upstream.Number `json:"updated_at"`
+}
+
+// decodeUserTokens reads the list, telling which row holds own (this client's token).
+// The body and every copy of a token's bytes are cleared before it returns.
 func decodeUserTokens(resp *upstream.Response, own []byte) ([]UserToken, error) {
 	defer clear(resp.Body)
 	var body struct {
@@ -140,10 +120,13 @@ func decodeUserTokens(resp *upstream.Response, own []byte) ([]UserToken, error) 
 	out := make([]UserToken, 0, len(*body.Data))
 	for i, raw := range *body.Data {
 		var r rawUserToken
-		if err := json.Unmarshal(raw, &r); err != nil {
+		err := json.Unmarshal(raw, &r)
+		clear(raw)
+		current := len(r.Token) > 0 && subtle.ConstantTimeCompare(r.Token, own) == 1
+		clear(r.Token)
+		if err != nil {
 			return nil, resp.DecodeError("JSON of an unexpected shape (data[%d] is not a token row)", i)
 		}
-		(*body.Data)[i] = nil // the raw row holds the secret; let it go now
 		if !r.ID.Valid {
 			return nil, resp.DecodeError("JSON of an unexpected shape (data[%d] has no id)", i)
 		}
@@ -155,10 +138,36 @@ func decodeUserTokens(resp *upstream.Response, own []byte) ([]UserToken, error) 
 			Write:          r.Write.Value != 0,
 			CreatedAt:      r.CreatedAt.Value,
 			UpdatedAt:      r.UpdatedAt.Value,
-			IsCurrent:      r.Token != "" && subtle.ConstantTimeCompare([]byte(r.Token), own) == 1,
+			IsCurrent:      current,
 		})
 	}
 	return out, nil
+}
+
+// secret is a JSON string kept as bytes, which can be cleared (a Go string cannot).
+// As for a string, null leaves it unchanged and any other type is an error. A value
+// written with JSON escapes passes through a Go string, which lives until the garbage
+// collector reuses its memory.
+type secret []byte
+
+func (s *secret) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) < 2 || b[0] != '"':
+		return &json.UnmarshalTypeError{Value: "non-string", Type: reflect.TypeFor[string]()}
+	}
+	clear(*s)
+	if inner := b[1 : len(b)-1]; bytes.IndexByte(inner, '\\') < 0 {
+		*s = append((*s)[:0], inner...)
+		return nil
+	}
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return err
+	}
+	*s = append((*s)[:0], str...)
+	return nil
 }
 
 // Users lists the server's users. The password hash in each row has no field here,
@@ -171,7 +180,7 @@ func (c *Client) Users(ctx context.Context) ([]User, error) {
 	return decodeUsers(resp)
 }
 
-// decodeUsers reads the user list and wipes the body, which holds the password hashes.
+// decodeUsers reads the user list and clears the body, which holds the password hashes.
 func decodeUsers(resp *upstream.Response) ([]User, error) {
 	defer clear(resp.Body)
 	var body struct {
@@ -190,7 +199,7 @@ func decodeUsers(resp *upstream.Response) ([]User, error) {
 	}
 	out := make([]User, 0, len(*body.Data))
 	for _, u := range *body.Data {
-		out = append(out, User{UUID: string(u.UUID), Email: string(u.Email), Admin: u.Admin.Value != 0, Active: u.Active.Value != 0})
+		out = append(out, User{UUID: string(u.UUID), Email: strings.TrimSpace(string(u.Email)), Admin: u.Admin.Value != 0, Active: u.Active.Value != 0})
 	}
 	return out, nil
 }
@@ -199,13 +208,49 @@ func (c *Client) get(ctx context.Context, path string) (*upstream.Response, erro
 	return c.http.Do(ctx, upstream.Request{Method: http.MethodGet, Path: path, Idempotent: true})
 }
 
-// Emails maps user uuid to email.
-func Emails(users []User) map[string]string {
-	m := make(map[string]string, len(users))
+// Owners maps user uuid to user.
+func Owners(users []User) map[string]User {
+	m := make(map[string]User, len(users))
 	for _, u := range users {
-		if u.UUID != "" && strings.TrimSpace(u.Email) != "" {
-			m[u.UUID] = u.Email
+		if u.UUID != "" {
+			m[u.UUID] = u
 		}
 	}
 	return m
+}
+
+// TokenWrite is the body of POST and PUT /_/user/token. Nil fields are left out, and
+// the server then uses its defaults: write true, and expiration "now", which means
+// the token never expires.
+type TokenWrite struct {
+	Email          string `json:"email"`
+	ExpirationDate *int64 `json:"expiration_date,omitempty"` // Unix seconds: what the server compares with
+	Write          *bool  `json:"write,omitempty"`
+}
+
+// CreateUserToken is POST /_/user/token. The server answers 201 whether or not it
+// created anything: for a user who already has a token it changes nothing. Repeating
+// it is harmless for the same reason.
+func (c *Client) CreateUserToken(ctx context.Context, w TokenWrite) error {
+	return c.write(ctx, http.MethodPost, w)
+}
+
+// UpdateUserToken is PUT /_/user/token. The server resets what it is not sent (write
+// to true, the expiry to "never"), and re-mints the token's value.
+func (c *Client) UpdateUserToken(ctx context.Context, w TokenWrite) error {
+	return c.write(ctx, http.MethodPut, w)
+}
+
+// DeleteUserToken is DELETE /_/user/token with the body {email}. Repeating it is
+// harmless: a user without a token is answered 200.
+func (c *Client) DeleteUserToken(ctx context.Context, email string) error {
+	return c.write(ctx, http.MethodDelete, TokenWrite{Email: email})
+}
+
+func (c *Client) write(ctx context.Context, method string, w TokenWrite) error {
+	_, err := c.http.Do(ctx, upstream.Request{Method: method, Path: UserTokenPath, Body: w, Idempotent: true, Action: true})
+	if e, ok := upstream.As(err); ok && e.Acted() == upstream.ActedYes {
+		return nil // the server answered 2xx; its (empty) body was lost
+	}
+	return err
 }

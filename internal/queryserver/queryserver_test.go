@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +29,21 @@ func newTestClient(t testing.TB, serverURL, token string) *Client {
 	return c
 }
 
+// tokenOf is the token value of a user, by email.
+func tokenOf(sb *sandbox.Sandbox, email string) string {
+	for _, u := range sb.QueryServerUsers() {
+		for _, t := range sb.QueryServerUserTokens() {
+			if u.Email == email && t.UserUUID == u.UUID {
+				return t.Token
+			}
+		}
+	}
+	return ""
+}
+
 func TestUserTokensMatchTheServerWithoutSecrets(t *testing.T) {
 	sb, u := testkit.StartSandbox(t, sandbox.Config{QueryServerUsers: 9})
-	c := newTestClient(t, u, sb.QueryServerAdminToken())
-	got, err := c.UserTokens(context.Background())
+	got, err := newTestClient(t, u, sb.QueryServerAdminToken()).UserTokens(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,31 +51,19 @@ func TestUserTokensMatchTheServerWithoutSecrets(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("%d rows, want %d", len(got), len(want))
 	}
-	current := 0
 	for i, w := range want {
 		g := got[i]
-		if g.ID != w.ID || g.UserUUID != w.UserUUID || g.ExpirationDate != w.ExpirationDate || g.Active != (w.Active == 1) ||
-			g.Write != (w.Write == 1) || g.CreatedAt != w.CreatedAt || g.UpdatedAt != w.UpdatedAt {
-			t.Fatalf("row %d = %+v, want %+v", i, g, w)
+		if g.ID != w.ID || g.UserUUID != w.UserUUID || g.ExpirationDate != w.ExpirationDate || g.Active != w.Active ||
+			g.Write != w.Write || g.CreatedAt != w.CreatedAt || g.UpdatedAt != w.UpdatedAt || g.IsCurrent != (i == 0) {
+			t.Fatalf("row %d = %+v, want %+v (the first is the admin's: current)", i, g, w)
 		}
-		if g.IsCurrent {
-			current++
-		}
-	}
-	// The admin token is the first row (the admin's, created at install).
-	if current != 1 || !got[0].IsCurrent || got[0].UserUUID != sb.QueryServerUsers()[0].UUID {
-		t.Fatalf("%d rows marked current (first: %v); want exactly the admin's", current, got[0].IsCurrent)
 	}
 	testkit.AssertNoSecret(t, sb, got)
-	if n := sb.Count(sandbox.UpstreamQueryServer, "GET", ""); n != 1 {
-		t.Fatalf("%d requests, want 1", n)
-	}
 }
 
 func TestUsersCarryNoPassword(t *testing.T) {
 	sb, u := testkit.StartSandbox(t, sandbox.Config{})
-	c := newTestClient(t, u, sb.QueryServerAdminToken())
-	got, err := c.Users(context.Background())
+	got, err := newTestClient(t, u, sb.QueryServerAdminToken()).Users(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +72,7 @@ func TestUsersCarryNoPassword(t *testing.T) {
 		t.Fatalf("%d users, want %d", len(got), len(want))
 	}
 	for i, w := range want {
-		g := got[i]
-		if g.UUID != w.UUID || g.Email != w.Email || g.Admin != (w.Admin == 1) || g.Active != (w.Active == 1) {
+		if g := got[i]; g.UUID != w.UUID || g.Email != w.Email || g.Admin != w.Admin || g.Active != w.Active {
 			t.Fatalf("user %d = %+v, want %+v", i, g, w)
 		}
 	}
@@ -82,13 +82,12 @@ func TestUsersCarryNoPassword(t *testing.T) {
 			t.Fatalf("User has a field %s", name)
 		}
 	}
-	emails := Emails(got)
-	if len(emails) != len(want) || emails[want[0].UUID] != want[0].Email {
-		t.Fatalf("Emails = %v", emails)
+	if owners := Owners(got); len(owners) != len(want) || owners[want[5].UUID].Active != false {
+		t.Fatalf("Owners = %v", owners)
 	}
 }
 
-// decodeUserTokens and decodeUsers wipe the body: it holds every token and hash.
+// decodeUserTokens and decodeUsers clear the body: it holds every token and hash.
 func TestDecodingWipesTheBody(t *testing.T) {
 	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	admin := sb.QueryServerAdminToken()
@@ -105,7 +104,7 @@ func TestDecodingWipesTheBody(t *testing.T) {
 			[]byte(`{"data":[{"id":"x","token":"` + admin + `"`), // cut off
 		} {
 			resp := &upstream.Response{Status: 200, Body: body}
-			if !strings.Contains(string(body), "eyJ") && !strings.Contains(string(body), "$argon2") {
+			if !strings.Contains(string(body), admin) && !strings.Contains(string(body), "$argon2") {
 				t.Fatalf("%s: the body holds no token or hash to wipe", tc.path)
 			}
 			v, err := tc.decode(resp)
@@ -126,150 +125,94 @@ func TestDecodingWipesTheBody(t *testing.T) {
 	}
 }
 
-func TestLegacyTokenPathFallbackIsRemembered(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{QueryServerTokenPath: LegacyUserTokenPath})
-	c := newTestClient(t, u, sb.QueryServerAdminToken())
-	for round := 1; round <= 3; round++ {
-		sb.ResetRequests()
-		got, err := c.UserTokens(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != len(sb.QueryServerUserTokens()) || !got[0].IsCurrent {
-			t.Fatalf("round %d: %d rows", round, len(got))
-		}
-		var paths []string
-		for _, r := range sb.Requests() {
-			paths = append(paths, fmt.Sprintf("%s %d", r.Path, r.Status))
-		}
-		want := []string{LegacyUserTokenPath + " 200"}
-		if round == 1 {
-			want = []string{UserTokenPath + " 404", LegacyUserTokenPath + " 200"}
-		}
-		if !reflect.DeepEqual(paths, want) {
-			t.Fatalf("round %d requested %v, want %v", round, paths, want)
-		}
-	}
-	if p := c.tokenPath.Load().(string); p != LegacyUserTokenPath {
-		t.Fatalf("remembered %s", p)
-	}
-
-	// The real path is asked first and needs no fallback.
-	sb2, u2 := testkit.StartSandbox(t, sandbox.Config{})
-	c2 := newTestClient(t, u2, sb2.QueryServerAdminToken())
-	if _, err := c2.UserTokens(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if n := sb2.Count("", "", ""); n != 1 || c2.tokenPath.Load().(string) != UserTokenPath {
-		t.Fatalf("%d requests", n)
-	}
-}
-
-func TestNeitherTokenPathSaysWhy(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{})
-	sb.SetQueryServerOption("create_user", "0") // every user-token route answers 404
-	_, err := newTestClient(t, u, sb.QueryServerAdminToken()).UserTokens(context.Background())
-	e := testkit.AsUpstream(t, err)
-	if e.Kind != upstream.KindStatus || e.Status != 404 || !strings.Contains(e.Message, "create_user") ||
-		!strings.Contains(e.Path, UserTokenPath) || !strings.Contains(e.Path, LegacyUserTokenPath) {
-		t.Fatalf("%#v", e)
-	}
-	if n := sb.Count("", "", ""); n != 2 {
-		t.Fatalf("%d requests, want one per path", n)
-	}
-}
-
 func TestNonAdminTokenIs401(t *testing.T) {
 	sb, u := testkit.StartSandbox(t, sandbox.Config{})
-	c := newTestClient(t, u, sb.QueryServerUserToken())
-	_, err := c.UserTokens(context.Background())
-	e := testkit.AsUpstream(t, err)
-	if e.Kind != upstream.KindStatus || e.Status != 401 || e.Attempts != 1 {
-		t.Fatalf("%#v", e)
+	dev := tokenOf(sb, "dev@example.com")
+	_, err := newTestClient(t, u, dev).UserTokens(context.Background())
+	if e := testkit.AsUpstream(t, err); e.Kind != upstream.KindStatus || e.Status != 401 || e.Attempts != 1 || sb.Count("", "", "") != 1 {
+		t.Fatalf("%#v after %d requests", e, sb.Count("", "", ""))
 	}
-	if n := sb.Count("", "", ""); n != 1 {
-		t.Fatalf("%d requests: a 401 is neither retried nor a reason to try the other path", n)
-	}
-	if _, err := c.Users(context.Background()); !upstream.IsStatus(err, 401) {
-		t.Fatalf("Users: %v", err)
-	}
-	if strings.Contains(err.Error(), sb.QueryServerUserToken()) {
-		t.Fatal("the error holds the token")
+	testkit.AssertNoSecret(t, sb, err.Error())
+}
+
+func TestNoUserTokenRoutesSaysWhy(t *testing.T) {
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
+	sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderQueryServer, Kind: "status", Status: 404})
+	_, err := newTestClient(t, u, sb.QueryServerAdminToken()).UserTokens(context.Background())
+	if !upstream.IsNotFound(err) || !strings.Contains(err.Error(), "create_user or create_token option may be switched off") {
+		t.Fatalf("%v", err)
 	}
 }
 
-// Bodies no client may accept. html is a proxy's 502 page (a status error after the
-// retries); truncate hangs up half-way through a 200 (a network error, after the retries).
-func TestUnusableBodies(t *testing.T) {
-	for _, tc := range []struct {
-		kind     string
-		want     upstream.Kind
-		status   int
-		attempts int
-	}{
-		{"wrong_shape", upstream.KindDecode, 200, 1},
-		{"empty", upstream.KindDecode, 200, 1},
-		{"html", upstream.KindStatus, 502, 4},
-		{"truncate", upstream.KindNetwork, 200, 4},
-	} {
-		for _, path := range []string{UserTokenPath, "/_/user"} {
-			t.Run(tc.kind+path, func(t *testing.T) {
-				sb, u := testkit.StartSandbox(t, sandbox.Config{})
-				sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamQueryServer, Path: path, Kind: tc.kind, Times: 100})
-				c := newTestClient(t, u, sb.QueryServerAdminToken())
-				var err error
-				if path == UserTokenPath {
-					_, err = c.UserTokens(context.Background())
-				} else {
-					_, err = c.Users(context.Background())
-				}
-				e := testkit.AsUpstream(t, err)
-				if e.Kind != tc.want || e.Status != tc.status || e.Attempts != tc.attempts {
-					t.Fatalf("kind %v status %d attempts %d, want %v %d %d: %v", e.Kind, e.Status, e.Attempts, tc.want, tc.status, tc.attempts, err)
-				}
-				if n := sb.Count("", "", ""); n != tc.attempts {
-					t.Fatalf("%d requests, want %d", n, tc.attempts)
-				}
-				testkit.AssertNoSecret(t, sb, err.Error())
-			})
-		}
-	}
-}
-
-// Unknown keys, and the nullable timestamps left out or null, decode; the timestamps
-// are then 0.
+// Timestamps may be null or absent (the schema allows it), keys come in any order
+// and may be added: rows decode, with 0 for what is missing.
 func TestTolerantBodies(t *testing.T) {
-	for _, kind := range []string{"extra_fields", "missing_optional", "null_optional"} {
-		t.Run(kind, func(t *testing.T) {
-			sb, u := testkit.StartSandbox(t, sandbox.Config{})
-			sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamQueryServer, Kind: kind})
-			c := newTestClient(t, u, sb.QueryServerAdminToken())
-			got, err := c.UserTokens(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := sb.QueryServerUserTokens()
-			if len(got) != len(want) || !got[0].IsCurrent {
-				t.Fatalf("%d rows, want %d with the first current", len(got), len(want))
-			}
-			for i, w := range want {
-				g := got[i]
-				if g.ID != w.ID || g.UserUUID != w.UserUUID || g.ExpirationDate != w.ExpirationDate {
-					t.Fatalf("row %d = %+v, want %+v", i, g, w)
-				}
-				if kind != "extra_fields" && (g.CreatedAt != 0 || g.UpdatedAt != 0) {
-					t.Fatalf("row %d: timestamps %d, %d; want 0", i, g.CreatedAt, g.UpdatedAt)
-				}
-				if kind == "extra_fields" && (g.CreatedAt != w.CreatedAt || g.UpdatedAt != w.UpdatedAt) {
-					t.Fatalf("row %d = %+v, want %+v", i, g, w)
-				}
-			}
-			users, err := c.Users(context.Background())
-			if err != nil || len(users) != len(sb.QueryServerUsers()) {
-				t.Fatalf("users: %d, %v", len(users), err)
-			}
-			testkit.AssertNoSecret(t, sb, got, users)
-		})
+	body := `{"data":[{"write":"1","updated_at":null,"id":"7","user_uuid":"u","active":true,"expiration_date":1.7e9,"token":"x","new":[1]}]}`
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) }))
+	t.Cleanup(ts.Close)
+	got, err := newTestClient(t, ts.URL, "y").UserTokens(context.Background())
+	if err != nil || len(got) != 1 || got[0] != (UserToken{ID: 7, UserUUID: "u", ExpirationDate: 1700000000, Active: true, Write: true}) {
+		t.Fatalf("%+v %v", got, err)
+	}
+}
+
+func TestWrites(t *testing.T) {
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
+	c := newTestClient(t, u, sb.QueryServerAdminToken())
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour).Unix()
+	no := false
+	if err := c.CreateUserToken(ctx, TokenWrite{Email: "newhire@example.com", ExpirationDate: &exp, Write: &no}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UpdateUserToken(ctx, TokenWrite{Email: "newhire@example.com", ExpirationDate: &exp}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteUserToken(ctx, "newhire@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, r := range sb.Requests() {
+		bodies = append(bodies, r.Method+" "+r.Body)
+	}
+	want := []string{
+		fmt.Sprintf(`POST {"email":"newhire@example.com","expiration_date":%d,"write":false}`, exp),
+		fmt.Sprintf(`PUT {"email":"newhire@example.com","expiration_date":%d}`, exp), // write left out: the server makes it true
+		`DELETE {"email":"newhire@example.com"}`,
+	}
+	if !slices.Equal(bodies, want) {
+		t.Fatalf("sent\n%v\nwant\n%v", bodies, want)
+	}
+	// The server's own answers to mistakes, as plain text.
+	err := c.CreateUserToken(ctx, TokenWrite{Email: "nobody@example.com"})
+	if !upstream.IsStatus(err, 400) || !strings.Contains(err.Error(), "There user do not exists") {
+		t.Fatalf("unknown user: %v", err)
+	}
+	past := time.Now().Add(-time.Hour).Unix()
+	err = c.UpdateUserToken(ctx, TokenWrite{Email: "dev@example.com", ExpirationDate: &past})
+	if !upstream.IsStatus(err, 400) || !strings.Contains(err.Error(), "The expiration_date must be greater than current time") {
+		t.Fatalf("past expiry: %v", err)
+	}
+}
+
+// Writes are safe to repeat (a create for a user who has a token, an update, a delete
+// of what is gone all change nothing more), so a 5xx is retried, and a 2xx whose
+// answer was cut off is done.
+func TestWritesAreRepeatedAfterTransientFailures(t *testing.T) {
+	for _, f := range []sandbox.Fault{
+		{Kind: "status", Status: 500, Times: 1},
+		{Kind: "acted_then_status", Status: 502, Times: 1},
+		{Kind: "truncate", Times: 1},
+	} {
+		sb, u := testkit.StartSandbox(t, sandbox.Config{})
+		f.Provider, f.Method = sandbox.ProviderQueryServer, "DELETE"
+		sb.AddFault(f)
+		if err := newTestClient(t, u, sb.QueryServerAdminToken()).DeleteUserToken(context.Background(), "dev@example.com"); err != nil {
+			t.Fatalf("%s: %v", f.Kind, err)
+		}
+		if tokenOf(sb, "dev@example.com") != "" {
+			t.Fatalf("%s: the token is still there", f.Kind)
+		}
 	}
 }
 

@@ -1,54 +1,47 @@
-// Package sandbox is an offline emulation of the three upstream APIs the
-// tokens plugin reads: Vercel's REST API (user auth tokens), gc-victor's
-// Query Server (user tokens and standalone tokens) and Clerk's Backend API
-// (sign-in tokens). Unit tests serve it with httptest, benchmarks call it
-// in-process, and cmd/tokens-sandbox serves it to a real Postgres.
+// Package sandbox emulates the three upstream APIs the tokens plugin calls, for
+// tests, benchmarks and the demo: Vercel's user-token endpoints, the user tokens of
+// gc-victor's Query Server, and Clerk's sign-in tokens. It emulates what the plugin
+// calls (reads and the write endpoints the action tables use), with the quirks
+// ../shared/upstream-apis.md describes, and nothing else.
 //
 // One http.Handler routes by prefix:
 //
 //	/vercel/...     Vercel        (base URL <server>/vercel)
 //	/query/...      Query Server  (base URL <server>/query)
-//	/clerk/v1/...   Clerk BAPI    (base URL <server>/clerk/v1)
-//	/_sandbox/...   control API   (JSON; not logged, no latency or faults)
+//	/clerk/v1/...   Clerk         (base URL <server>/clerk/v1)
+//	/_sandbox/...   the request log, for a sandbox in another process
 //
-// The behaviour, quirks included, follows shared/upstream-apis.md and the
-// vendors' own specs and tests (spec_test.go replays them when the
-// workspace's shared/specs directory is present). Where the sources are
-// silent the sandbox chooses, and says so here:
+// The data is a small hand-made set (data.go) that holds every quirk and every
+// finding a compliance check looks for, in two estates: "audit" (the default) and
+// "clean" (nothing to find). Times are relative to Config.Now, the start of the
+// current UTC day by default, so "expired" and "unused for 90 days" hold against the
+// real clock all day. Benchmarks add generated tokens after the hand-made ones.
 //
-//   - Vercel authentication: a missing, unknown, revoked or expired token is
-//     403 forbidden with invalidToken true (Vercel documents 403). 401 is
-//     reserved for an Authorization header that is not a bearer credential
-//     (another scheme, such as "Basic ...").
-//   - Vercel rate limits are reported on every response (X-RateLimit-Limit
-//     10000 per token and minute, Remaining, Reset in epoch seconds) but not
-//     enforced; 429s come from faults.
-//   - Vercel cursors: a numeric cursor is a createdAt in ms ("created
-//     strictly before"); the opaque string cursor is standard base64 (with
-//     "+", "/" and "=", so unescaped query values break as they would with
-//     any opaque cursor) and resumes exactly after a token. Both kinds are
-//     accepted in every variant; "mixed" alternates the kind page by page.
-//     The last page's next is null; an account without tokens answers
-//     pagination {} as the CLI fixture does. Using a token does not move its
-//     activeAt, so listings stay comparable with VercelTokens().
-//   - Query Server: the JSON-body error texts mimic serde_json's ("missing
-//     field `email` at line 1 column 21"); positions are approximate. The
-//     password "Argon2id" hashes have the real PHC shape but a salted
-//     SHA-256 digest (standard library only). The update trigger's re-mint
-//     with the previous updated_at as iat is kept, so an updated token stops
-//     validating, as upstream (likely a bug there). POST /_/user binds admin
-//     and active crosswise, as upstream does.
-//   - Clerk: unknown body keys are 422 form_param_unknown; a missing user_id
-//     is 422 form_param_missing; expires_in_seconds below 1 is 422
-//     form_param_value_invalid; an unknown org_id, or one the user is not a
-//     member of, is 422 form_param_value_invalid with meta.param_name
-//     "org_id"; revoking a token that is not pending is 400
-//     sign_in_token_cannot_be_revoked. The rate limit is a sliding 10 s
-//     window per secret key, counted after authentication; Retry-After is
-//     the seconds until the oldest counted request leaves the window.
+// Where the sources are silent the sandbox chooses, and says so here:
 //
-// Generated data is deterministic for Config.Seed and Config.Now; every
-// credential and secret is derived at run time from the seed, none is
-// written in the source. Secrets() lists them all, plus everything minted
-// later, for tests that scan output for leaks.
+//   - Credentials carry no recognisable shape where that is possible, so that tests
+//     prove the plugin redacts a credential because it is one, not because of how it
+//     looks: the Vercel token is 24 bare alphanumerics (Vercel's own example), the
+//     Query Server admin token is an opaque string (other users' tokens are JWTs, as
+//     the real server mints them), and the Clerk secret key is "sk_" and 40
+//     alphanumerics, without the usual test/live part.
+//   - Vercel: failed authentication is 403 forbidden with invalidToken (Vercel
+//     documents 403); a header that is not a bearer credential is 401. A numeric
+//     cursor is a createdAt in ms ("created strictly before"); the string cursor is
+//     standard base64 of the position. "mixed" alternates the two page by page. The
+//     empty account answers pagination {} as the CLI's own fixture does. DELETE
+//     removes a token (the list no longer shows it); create answers
+//     {token, bearerToken}, scoped to the team given with ?teamId=.
+//   - Query Server: error bodies are plain text, 401s are empty, no Content-Type is
+//     sent. POST /_/user/token is INSERT OR IGNORE (201 for a user who already has a
+//     token, and nothing changes). An omitted write means true; an omitted
+//     expiration_date means "now", which makes the token never expire
+//     (expiration_date equal to updated_at). An update re-mints the token with the
+//     previous updated_at as its iat, as the server's trigger does, so the updated
+//     token no longer authenticates (upstream-apis.md 2.7).
+//   - Clerk: unknown body keys are 422 form_param_unknown; a missing user_id is 422
+//     form_param_missing; an org the user is not a member of is 422
+//     form_param_value_invalid; revoking a token that is not pending is 400. The
+//     rate limit is a sliding 10 s window per key; Retry-After is the seconds until
+//     the oldest counted request leaves it.
 package sandbox

@@ -1,156 +1,59 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Fault makes matching upstream requests fail the way the real service (or
-// the network in front of it) fails.
-//
-// Faults are checked in the order added. Each counts every request matching
-// its filters (for After and Every); the first that fires answers the
-// request.
+// Fault makes matching requests fail the way a real service (or the network in front
+// of it) fails. Faults are checked in the order added; the first that fires answers.
 type Fault struct {
-	Upstream string `json:"upstream"` // "vercel", "query_server" or "clerk" (required)
-	Method   string `json:"method,omitempty"`
-	// Path is an exact upstream path without the /vercel, /query or /clerk
-	// prefix (e.g. "/v6/user/tokens"), or a prefix ending in "*". Clerk paths
-	// may be given with or without "/v1".
-	Path  string `json:"path,omitempty"`
-	After int    `json:"after,omitempty"` // let this many matching requests through first
-	Times int    `json:"times,omitempty"` // apply this many times, then stop (0 = forever)
-	// Every applies the fault to every Nth matching request only, counting
-	// from the first after After: with Every 3, the 3rd, 6th, 9th...
-	Every int `json:"every,omitempty"`
-	// Kind is one of: status, reset, hang, truncate, html, empty, wrong_shape,
-	// extra_fields, missing_optional, null_optional, and for Vercel's list
-	// only: repeat_cursor, empty_page_with_next, oversized_page.
+	Provider string // "vercel", "query_server" or "clerk" (required)
+	Method   string // "" matches any
+	Path     string // exact path below the provider's base URL, or a prefix ending in "*"
+	After    int    // let this many matching requests through first
+	Times    int    // fire this many times, then stop (0: forever)
+	Every    int    // fire on every Nth matching request only (after After)
+	// Kind is one of: status, reset (connection dropped), hang, truncate (half the
+	// body, then the connection closes), html (a proxy's 502 page), empty (200, no
+	// body), wrong_shape (200, JSON of another shape), and for Vercel's token list:
+	// repeat_cursor, empty_page_with_next, oversized_page. acted_then_status lets the
+	// upstream act, then answers with Status (a gateway that gave up after the upstream
+	// acted).
 	//
-	// Note that Go's http.Transport retries an idempotent request (GET) once
-	// on a new connection when a reused connection is reset before any
-	// response byte: a "reset" with Times 1 is then invisible to the
-	// caller. Use Times 2 or more (or no keep-alives) to see the error.
-	Kind   string `json:"kind"`
-	Status int    `json:"status,omitempty"` // for "status"
-	// RetryAfter is sent as Retry-After. Clerk always sends one on 429, so
-	// for Clerk it defaults to "1" there.
-	RetryAfter string `json:"retry_after,omitempty"`
-	// RateLimitReset is seconds from now for Vercel's X-RateLimit-Reset
-	// (default 1).
-	RateLimitReset int `json:"rate_limit_reset,omitempty"`
-	// Delay is how long "hang" stalls before answering normally; 0 stalls
-	// until the client gives up.
-	Delay time.Duration `json:"-"`
-}
-
-type faultJSON Fault
-
-// MarshalJSON writes Delay as a Go duration string.
-func (f Fault) MarshalJSON() ([]byte, error) {
-	aux := struct {
-		faultJSON
-		Delay string `json:"delay,omitempty"`
-	}{faultJSON: faultJSON(f)}
-	if f.Delay != 0 {
-		aux.Delay = f.Delay.String()
-	}
-	return json.Marshal(aux)
-}
-
-// UnmarshalJSON accepts Delay as a Go duration string ("1.5s") or as
-// nanoseconds.
-func (f *Fault) UnmarshalJSON(b []byte) error {
-	var aux struct {
-		faultJSON
-		Delay json.RawMessage `json:"delay"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	*f = Fault(aux.faultJSON)
-	if len(aux.Delay) > 0 && string(aux.Delay) != "null" {
-		var s string
-		if err := json.Unmarshal(aux.Delay, &s); err == nil {
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				return fmt.Errorf("delay: %w", err)
-			}
-			f.Delay = d
-		} else {
-			var n int64
-			if err := json.Unmarshal(aux.Delay, &n); err != nil {
-				return fmt.Errorf("delay: want a duration string or nanoseconds")
-			}
-			f.Delay = time.Duration(n)
-		}
-	}
-	return nil
-}
-
-var faultKinds = map[string]bool{
-	"status": true, "reset": true, "hang": true, "truncate": true, "html": true,
-	"empty": true, "wrong_shape": true, "extra_fields": true, "missing_optional": true,
-	"null_optional": true, "repeat_cursor": true, "empty_page_with_next": true, "oversized_page": true,
-}
-
-// vercelListOnly kinds only make sense for the token list; they implicitly
-// match GET /v6/user/tokens alone.
-var vercelListOnly = map[string]bool{"repeat_cursor": true, "empty_page_with_next": true, "oversized_page": true}
-
-// Validate reports a Fault that AddFault would reject.
-func (f Fault) Validate() error {
-	switch f.Upstream {
-	case UpstreamVercel, UpstreamQueryServer, UpstreamClerk:
-	default:
-		return fmt.Errorf("fault: upstream %q: want vercel, query_server or clerk", f.Upstream)
-	}
-	if !faultKinds[f.Kind] {
-		return fmt.Errorf("fault: unknown kind %q", f.Kind)
-	}
-	if vercelListOnly[f.Kind] && f.Upstream != UpstreamVercel {
-		return fmt.Errorf("fault: kind %q exists for Vercel's token list only", f.Kind)
-	}
-	if f.Kind == "status" && (f.Status < 100 || f.Status > 599) {
-		return fmt.Errorf("fault: kind status needs Status in 100..599, got %d", f.Status)
-	}
-	if f.After < 0 || f.Times < 0 || f.Every < 0 || f.Delay < 0 || f.RateLimitReset < 0 {
-		return fmt.Errorf("fault: After, Times, Every, Delay and RateLimitReset must not be negative")
-	}
-	return nil
+	// Go's transport resends an idempotent request once on a new connection when a
+	// reused one is reset before any answer: a "reset" with Times 1 can be invisible.
+	Kind       string
+	Status     int           // for "status"
+	RetryAfter string        // sent as Retry-After; Clerk always sends one on 429 ("1" if empty)
+	Delay      time.Duration // how long "hang" stalls before answering; 0 until the client leaves
 }
 
 type faultState struct {
-	id      int
-	f       Fault
-	seen    int
-	applied int
+	Fault
+	seen, fired int
 }
 
-// AddFault installs f and returns its id. It panics on a Fault that
-// Validate rejects: that is a bug in the test. (The control API answers 400
-// instead.)
-func (s *Sandbox) AddFault(f Fault) int {
-	id, err := s.addFault(f)
-	if err != nil {
-		panic(err)
-	}
-	return id
-}
+var faultKinds = map[string]bool{"status": true, "reset": true, "hang": true, "truncate": true, "html": true,
+	"empty": true, "wrong_shape": true, "acted_then_status": true, "repeat_cursor": true, "empty_page_with_next": true, "oversized_page": true}
 
-func (s *Sandbox) addFault(f Fault) (int, error) {
-	if err := f.Validate(); err != nil {
-		return 0, err
+// AddFault installs a fault; it panics on one that cannot fire (a bug in the test).
+func (s *Sandbox) AddFault(f Fault) {
+	switch {
+	case f.Provider != ProviderVercel && f.Provider != ProviderQueryServer && f.Provider != ProviderClerk:
+		panic(fmt.Sprintf("sandbox: fault provider %q", f.Provider))
+	case !faultKinds[f.Kind]:
+		panic(fmt.Sprintf("sandbox: fault kind %q", f.Kind))
+	case (f.Kind == "status" || f.Kind == "acted_then_status") && (f.Status < 400 || f.Status > 599):
+		panic(fmt.Sprintf("sandbox: fault status %d", f.Status))
 	}
 	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	s.nextFaultID++
-	s.faults = append(s.faults, &faultState{id: s.nextFaultID, f: f})
-	return s.nextFaultID, nil
+	s.faults = append(s.faults, &faultState{Fault: f})
+	s.faultMu.Unlock()
 }
 
 // ClearFaults removes every fault.
@@ -160,93 +63,112 @@ func (s *Sandbox) ClearFaults() {
 	s.faultMu.Unlock()
 }
 
-func (s *Sandbox) faultCount() int {
+func (s *Sandbox) pickFault(provider, method, path string) *Fault {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
-	return len(s.faults)
-}
-
-func matchPath(pattern, up, path string) bool {
-	if pattern == "" {
-		return true
-	}
-	try := func(p string) bool {
-		if strings.HasSuffix(pattern, "*") {
-			return strings.HasPrefix(p, strings.TrimSuffix(pattern, "*"))
-		}
-		return p == pattern
-	}
-	if try(path) {
-		return true
-	}
-	return up == UpstreamClerk && strings.HasPrefix(path, "/v1/") && try(strings.TrimPrefix(path, "/v1"))
-}
-
-func (fs *faultState) matches(up, method, path string) bool {
-	f := fs.f
-	if f.Upstream != up {
-		return false
-	}
-	if f.Method != "" && !strings.EqualFold(f.Method, method) {
-		return false
-	}
-	if vercelListOnly[f.Kind] && (method != http.MethodGet || path != "/v6/user/tokens") {
-		return false
-	}
-	return matchPath(f.Path, up, path)
-}
-
-func (s *Sandbox) pickFault(up, method, path string) *Fault {
-	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	var chosen *Fault
-	for _, fs := range s.faults {
-		if !fs.matches(up, method, path) {
+	for _, f := range s.faults {
+		if f.Provider != provider || (f.Method != "" && f.Method != method) || !pathMatches(f.Path, path) {
 			continue
 		}
-		fs.seen++
-		if chosen != nil || fs.seen <= fs.f.After {
+		f.seen++
+		n := f.seen - f.After
+		if n <= 0 || (f.Times > 0 && f.fired >= f.Times) || (f.Every > 1 && n%f.Every != 0) {
 			continue
 		}
-		k := fs.seen - fs.f.After
-		if fs.f.Every > 1 && k%fs.f.Every != 0 {
-			continue
-		}
-		if fs.f.Times > 0 && fs.applied >= fs.f.Times {
-			continue
-		}
-		fs.applied++
-		f := fs.f
-		chosen = &f
+		f.fired++
+		fault := f.Fault
+		return &fault
 	}
-	return chosen
+	return nil
 }
 
-// statusFault answers with the upstream's own error for that status.
-func (s *Sandbox) statusFault(up string, f *Fault) *response {
-	var resp *response
-	switch up {
-	case UpstreamVercel:
-		resp = vercelStatusError(f)
-	case UpstreamQueryServer:
-		resp = queryStatusError(f.Status)
+// faultResponse is the answer of a fault that replaces the upstream's own, or nil
+// when the upstream answers and the fault shapes how (the list faults, truncate).
+func (s *Sandbox) faultResponse(provider string, f *Fault) *response {
+	switch f.Kind {
+	case "status":
+		return statusFault(provider, f)
+	case "html":
+		r := newResponse(http.StatusBadGateway, []byte("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n"+
+			"<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"))
+		r.header.Set("Content-Type", "text/html")
+		return r
+	case "empty":
+		return newResponse(http.StatusOK, nil)
+	case "wrong_shape":
+		return newResponse(http.StatusOK, []byte(map[string]string{
+			ProviderVercel: `{"tokens":{},"token":[],"user":"x","pagination":[]}`, ProviderQueryServer: `{"data":"x"}`, ProviderClerk: `[]`,
+		}[provider]))
+	}
+	return nil
+}
+
+// statusFault answers with the status in the provider's own error format.
+func statusFault(provider string, f *Fault) *response {
+	var r *response
+	text := http.StatusText(f.Status)
+	code := strings.ToLower(strings.ReplaceAll(text, " ", "_"))
+	switch provider {
+	case ProviderVercel:
+		r = vercelError(f.Status, code, text)
+		if f.Status == http.StatusTooManyRequests {
+			reset := time.Now().Unix() + 1
+			r = vercelError(f.Status, "too_many_requests", "Rate limit exceeded")
+			r.header.Set("X-RateLimit-Remaining", "0")
+			r.header.Set("X-RateLimit-Reset", strconv.FormatInt(reset, 10))
+		}
+	case ProviderQueryServer:
+		switch {
+		case f.Status == http.StatusUnauthorized:
+			r = newResponse(f.Status, nil)
+		case f.Status == http.StatusNotFound:
+			r = newResponse(f.Status, []byte("404 Not Found"))
+		case f.Status >= 500:
+			r = newResponse(f.Status, []byte("Internal Server Error"))
+		default:
+			r = newResponse(f.Status, []byte("The request failed: "+text))
+		}
 	default:
-		resp = clerkStatusError(f.Status)
+		r = clerkError(f.Status, code, text, "The request failed with "+text+".")
 		if f.Status == http.StatusTooManyRequests && f.RetryAfter == "" {
-			resp.header.Set("Retry-After", "1")
+			r.header.Set("Retry-After", "1")
 		}
 	}
 	if f.RetryAfter != "" {
-		resp.header.Set("Retry-After", f.RetryAfter)
+		r.header.Set("Retry-After", f.RetryAfter)
 	}
-	return resp
+	return r
 }
 
-func snakeStatus(status int) string {
-	t := strings.ToLower(http.StatusText(status))
-	if t == "" {
-		return "http_" + strconv.Itoa(status)
+// hangUp drops the connection without an answer; linger 0 makes the kernel send a
+// TCP RST, which the client sees as "connection reset by peer".
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
 	}
-	t = strings.NewReplacer(" ", "_", "-", "_", "'", "").Replace(t)
-	return t
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// writeTruncated declares the whole body's length, sends half and closes the
+// connection: the client sees an unexpected EOF mid-JSON.
+func writeTruncated(w http.ResponseWriter, r *response) {
+	if len(r.body) == 0 {
+		r.write(w)
+		return
+	}
+	for k, v := range r.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(r.body)))
+	w.WriteHeader(r.status)
+	_, _ = w.Write(r.body[:len(r.body)/2])
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	if conn, _, err := rc.Hijack(); err == nil {
+		_ = conn.Close()
+	}
 }

@@ -6,226 +6,227 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
+	"math/rand/v2"
 	"net/http"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 )
 
-// Upstream names used in the request log, in faults and in Count.
+// The providers, named as the plugin's provider column names them.
 const (
-	UpstreamVercel      = "vercel"
-	UpstreamQueryServer = "query_server"
-	UpstreamClerk       = "clerk"
+	ProviderVercel      = "vercel"
+	ProviderQueryServer = "query_server"
+	ProviderClerk       = "clerk"
 )
 
-// Config selects the generated data and the behaviour variants. Zero values
-// mean "default" throughout, so Config{} is a complete, realistic setup.
+// Config chooses the data and the behaviour. Config{} is the default audit estate.
 type Config struct {
-	Seed int64 // default 1
-	// VercelTokens is the number of generated Vercel tokens, the current one
-	// included (default 30). -1 means none: the account lists nothing, and the
-	// current token still authenticates without appearing in the list.
-	VercelTokens int
-	// VercelCursor is "number", "string" or "mixed" (default): the JSON type of
-	// pagination.next. "mixed" alternates page by page.
-	VercelCursor string
-	// QueryServerUsers counts users including the admin, each with exactly one
-	// user token (default 6); -1 leaves only the admin.
-	QueryServerUsers int
-	// QueryServerTokenPath is where the user-token routes live: "/_/user/token"
-	// (default, as real servers) or "/_/user-token" (the old docs' path). The
-	// other path answers 404 "404 Not Found".
-	QueryServerTokenPath string
-	// ClerkUsers is the number of Clerk users (default 5; -1 for none). There
-	// are always two organizations; the first user belongs to the first.
+	// Estate is "audit" (the default: every quirk and finding) or "clean" (only the
+	// connection's own tokens, each compliant).
+	Estate string
+	// VercelTokens and QueryServerUsers add generated tokens (users with a token)
+	// after the hand-made ones, for benchmarks and paging.
+	VercelTokens, QueryServerUsers int
+	// ClerkUsers adds generated Clerk users after the hand-made ones.
 	ClerkUsers int
-	// ClerkRateLimit is requests per 10 s per secret key before 429 (default
-	// 100, a development instance's limit; -1 disables).
+	// VercelCursor is the JSON type of pagination.next: "number", "string" or
+	// "mixed" (the default: alternating page by page).
+	VercelCursor string
+	// ClerkRateLimit is requests per 10 s per key before 429 (default 100, a
+	// development instance's limit; -1 turns it off).
 	ClerkRateLimit int
-	// Latency is added to every upstream request (not to the control API).
+	// Latency is added to every upstream request.
 	Latency time.Duration
-	// Now is the reference time generated data is relative to. Default: the
-	// current UTC day at 00:00, so that sandboxes built from one seed on the
-	// same day hold identical data while "expired", "expires within 7 days"
-	// and "unused for 90 days" stay true against the real clock all day.
+	// Now is the time the data is relative to: by default the start of the current
+	// UTC day.
 	Now time.Time
+	// Seed draws the credentials and generated values (default 1).
+	Seed uint64
 }
 
-func (c Config) normalized() Config {
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
-	switch {
-	case c.VercelTokens == 0:
-		c.VercelTokens = 30
-	case c.VercelTokens < 0:
-		c.VercelTokens = 0
-	}
-	if c.VercelCursor == "" {
-		c.VercelCursor = "mixed"
-	}
-	switch {
-	case c.QueryServerUsers == 0:
-		c.QueryServerUsers = 6
-	case c.QueryServerUsers < 0:
-		c.QueryServerUsers = 1
-	}
-	if c.QueryServerTokenPath == "" {
-		c.QueryServerTokenPath = "/_/user/token"
-	}
-	switch {
-	case c.ClerkUsers == 0:
-		c.ClerkUsers = 5
-	case c.ClerkUsers < 0:
-		c.ClerkUsers = 0
-	}
-	switch {
-	case c.ClerkRateLimit == 0:
-		c.ClerkRateLimit = 100
-	case c.ClerkRateLimit < 0:
-		c.ClerkRateLimit = 0
-	}
-	if c.Now.IsZero() {
-		c.Now = time.Now().UTC().Truncate(24 * time.Hour)
-	}
-	return c
-}
-
-// Validate reports a Config that New would reject.
+// Validate reports a Config New would reject.
 func (c Config) Validate() error {
-	switch c.VercelCursor {
-	case "", "number", "string", "mixed":
-	default:
+	switch {
+	case c.Estate != "" && c.Estate != "audit" && c.Estate != "clean":
+		return fmt.Errorf("sandbox: estate %q: want audit or clean", c.Estate)
+	case c.VercelCursor != "" && c.VercelCursor != "number" && c.VercelCursor != "string" && c.VercelCursor != "mixed":
 		return fmt.Errorf("sandbox: VercelCursor %q: want number, string or mixed", c.VercelCursor)
-	}
-	switch c.QueryServerTokenPath {
-	case "", "/_/user/token", "/_/user-token":
-	default:
-		return fmt.Errorf("sandbox: QueryServerTokenPath %q: want /_/user/token or /_/user-token", c.QueryServerTokenPath)
+	case c.VercelTokens < 0 || c.QueryServerUsers < 0 || c.ClerkUsers < 0:
+		return fmt.Errorf("sandbox: generated counts must not be negative")
 	}
 	return nil
 }
 
-// Sandbox emulates the Vercel, Query Server and Clerk APIs in one
-// http.Handler. It is safe for concurrent use.
+// Sandbox emulates the three upstreams in one http.Handler, safe for concurrent use.
 type Sandbox struct {
 	cfg Config
 
-	mu      sync.RWMutex // guards the upstream state and secrets below
-	vercel  *vercelState
-	query   *queryState
-	clerk   *clerkState
-	secrets map[string]bool // secret -> also sent as "Bearer <secret>"
+	mu     sync.Mutex // guards d, minted and the Clerk rate window
+	d      *data
+	rng    *rand.Rand
+	minted []string // every secret minted since New, kept across Reset
+	clerkW map[string][]time.Time
 
 	logMu sync.Mutex
 	log   []Request
 
-	faultMu     sync.Mutex
-	faults      []*faultState
-	nextFaultID int
+	faultMu sync.Mutex
+	faults  []*faultState
 }
 
-// New builds a sandbox whose data is fully determined by cfg (Seed and Now).
-// It panics on a Config that Validate rejects: that is a bug in the test.
+// New builds a sandbox; it panics on a Config that Validate rejects (a bug in the caller).
 func New(cfg Config) *Sandbox {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
-	s := &Sandbox{cfg: cfg.normalized(), secrets: map[string]bool{}}
-	s.mu.Lock()
-	s.seedLocked()
-	s.mu.Unlock()
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.VercelCursor == "" {
+		cfg.VercelCursor = "mixed"
+	}
+	if cfg.ClerkRateLimit == 0 {
+		cfg.ClerkRateLimit = 100
+	}
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now().UTC().Truncate(24 * time.Hour)
+	}
+	s := &Sandbox{cfg: cfg, clerkW: map[string][]time.Time{}}
+	s.Reset()
 	return s
 }
 
-func (s *Sandbox) seedLocked() {
-	s.vercel = newVercelState(s.cfg, s.addSecretLocked)
-	s.query = newQueryState(s.cfg, s.addSecretLocked)
-	s.clerk = newClerkState(s.cfg, s.addSecretLocked)
-}
-
-// Reset restores the seeded data and clears the request log and faults.
-// Secrets minted before the reset stay in Secrets(): they may still sit in a
-// client's logs.
+// Reset restores the data and clears the request log and faults. Secrets minted
+// before stay in Secrets(): they may still sit in a client's logs.
 func (s *Sandbox) Reset() {
 	s.mu.Lock()
-	s.seedLocked()
+	s.rng = rand.New(rand.NewPCG(s.cfg.Seed, 0x70c3e5))
+	s.d = build(s.cfg, s.rng)
+	clear(s.clerkW)
 	s.mu.Unlock()
 	s.ResetRequests()
 	s.ClearFaults()
 }
 
-func (s *Sandbox) addSecretLocked(v string, bearer bool) {
-	if v == "" {
-		return
-	}
-	s.secrets[v] = s.secrets[v] || bearer
+// Now is the time the data is relative to.
+func (s *Sandbox) Now() time.Time { return s.cfg.Now }
+
+// Credentials the plugin's connection config needs.
+func (s *Sandbox) VercelToken() string {
+	return s.locked(func(d *data) any { return d.vercelToken }).(string)
+}
+func (s *Sandbox) QueryServerAdminToken() string {
+	return s.locked(func(d *data) any { return d.qsAdminToken }).(string)
+}
+func (s *Sandbox) ClerkSecretKey() string {
+	return s.locked(func(d *data) any { return d.clerkKey }).(string)
 }
 
-// Secrets returns every secret the sandbox knows or has minted, plus the
-// "Bearer <secret>" header value of each bearer credential, sorted.
-func (s *Sandbox) Secrets() []string {
-	s.mu.RLock()
-	out := make([]string, 0, len(s.secrets)*2)
-	for v, bearer := range s.secrets {
-		out = append(out, v)
-		if bearer {
-			out = append(out, "Bearer "+v)
-		}
+// ClerkPublishableKey is the instance's publishable key, which cannot call the Backend API.
+func (s *Sandbox) ClerkPublishableKey() string {
+	return s.locked(func(d *data) any { return d.clerkPublishKey }).(string)
+}
+
+// VercelAccount is the user every Vercel token belongs to.
+func (s *Sandbox) VercelAccount() VercelAccount {
+	return s.locked(func(d *data) any { return d.vercelAccount }).(VercelAccount)
+}
+
+// VercelTokens returns the Vercel tokens, newest first.
+func (s *Sandbox) VercelTokens() []VercelToken {
+	return s.locked(func(d *data) any { return slices.Clone(d.vercelTokens) }).([]VercelToken)
+}
+
+// QueryServerUsers returns the Query Server's users in id order.
+func (s *Sandbox) QueryServerUsers() []QueryServerUser {
+	return s.locked(func(d *data) any { return slices.Clone(d.qsUsers) }).([]QueryServerUser)
+}
+
+// QueryServerUserTokens returns the Query Server's user tokens in id order.
+func (s *Sandbox) QueryServerUserTokens() []QueryServerUserToken {
+	return s.locked(func(d *data) any { return slices.Clone(d.qsTokens) }).([]QueryServerUserToken)
+}
+
+// ClerkSignInTokens returns the sign-in tokens minted since the last Reset.
+func (s *Sandbox) ClerkSignInTokens() []ClerkSignInToken {
+	return s.locked(func(d *data) any { return slices.Clone(d.clerkTokens) }).([]ClerkSignInToken)
+}
+
+// ClerkUserIDs returns the ids of the Clerk users: the hand-made ones, then the generated.
+func (s *Sandbox) ClerkUserIDs() []string {
+	return s.locked(func(d *data) any { return slices.Clone(d.clerkUsers) }).([]string)
+}
+
+// State is what a client in another process needs to know of the data.
+type State struct {
+	VercelTokens          int      `json:"vercel_tokens"`
+	QueryServerUserTokens int      `json:"query_server_user_tokens"`
+	ClerkUsers            []string `json:"clerk_users"`
+}
+
+// AddQueryServerUser adds an active user with a token that never expires, as the
+// server's trigger does on user creation; it returns the user's uuid.
+func (s *Sandbox) AddQueryServerUser(email string, admin bool) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now().Unix()
+	s.d.addUser(s.rng, QueryServerUser{Email: email, Admin: admin, Active: true},
+		&QueryServerUserToken{Write: true, Active: true, CreatedAt: now, UpdatedAt: now, ExpirationDate: now}, now)
+	s.minted = append(s.minted, s.d.qsTokens[len(s.d.qsTokens)-1].Token)
+	return s.d.qsUsers[len(s.d.qsUsers)-1].UUID
+}
+
+// DeleteQueryServerUser removes a user and, by the foreign key's cascade, its token.
+func (s *Sandbox) DeleteQueryServerUser(email string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.d.qsUserByEmail(email); u != nil {
+		uuid := u.UUID
+		s.d.qsTokens = slices.DeleteFunc(s.d.qsTokens, func(t QueryServerUserToken) bool { return t.UserUUID == uuid })
+		s.d.qsUsers = slices.DeleteFunc(s.d.qsUsers, func(u QueryServerUser) bool { return u.UUID == uuid })
 	}
-	s.mu.RUnlock()
+}
+
+func (s *Sandbox) locked(f func(*data) any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return f(s.d)
+}
+
+// Secrets lists every secret the sandbox holds or has minted, and the
+// "Bearer <secret>" form of each credential, for tests that scan output for leaks.
+func (s *Sandbox) Secrets() []string {
+	s.mu.Lock()
+	out := append(s.d.secrets(), s.minted...)
+	out = append(out, "Bearer "+s.d.vercelToken, "Bearer "+s.d.qsAdminToken, "Bearer "+s.d.clerkKey)
+	s.mu.Unlock()
+	out = slices.DeleteFunc(out, func(v string) bool { return v == "" })
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
+}
+
+// mint records a new secret (the caller holds mu).
+func (s *Sandbox) mint(v string) string {
+	s.minted = append(s.minted, v)
+	return v
 }
 
 // Request is one upstream request as the sandbox saw it.
 type Request struct {
-	Upstream string    `json:"upstream"`
+	Provider string    `json:"provider"`
 	Method   string    `json:"method"`
 	Path     string    `json:"path"` // escaped, without the /vercel, /query or /clerk prefix
-	RawQuery string    `json:"raw_query"`
+	RawQuery string    `json:"raw_query,omitempty"`
+	Body     string    `json:"body,omitempty"`
 	Status   int       `json:"status"` // 0 when no answer was sent (reset, client gone)
+	Fault    string    `json:"fault,omitempty"`
 	Start    time.Time `json:"start"`
-	// Duration runs from arrival until the response started (latency and
-	// hangs included).
-	Duration time.Duration `json:"-"`
-	Fault    string        `json:"fault"` // injected fault kind, or ""
 }
 
-type requestJSON Request
-
-// MarshalJSON writes Duration as a Go duration string.
-func (r Request) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		requestJSON
-		Duration string `json:"duration"`
-	}{requestJSON(r), r.Duration.String()})
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (r *Request) UnmarshalJSON(b []byte) error {
-	var aux struct {
-		requestJSON
-		Duration string `json:"duration"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	*r = Request(aux.requestJSON)
-	if aux.Duration != "" {
-		d, err := time.ParseDuration(aux.Duration)
-		if err != nil {
-			return err
-		}
-		r.Duration = d
-	}
-	return nil
-}
-
-// Requests returns a copy of the request log, oldest first.
+// Requests returns the request log, oldest first.
 func (s *Sandbox) Requests() []Request {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
@@ -239,160 +240,132 @@ func (s *Sandbox) ResetRequests() {
 	s.logMu.Unlock()
 }
 
-// Count counts logged requests; "" matches anything. pathPrefix is compared
-// with the logged path; for Clerk the "/v1" may be left out.
-func (s *Sandbox) Count(upstream, method, pathPrefix string) int {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
+// Count counts logged requests; "" matches anything, and a path ending in "*" is a prefix.
+func (s *Sandbox) Count(provider, method, path string) int {
 	n := 0
-	for _, r := range s.log {
-		if upstream != "" && r.Upstream != upstream {
-			continue
+	for _, r := range s.Requests() {
+		if (provider == "" || r.Provider == provider) && (method == "" || r.Method == method) && pathMatches(path, r.Path) {
+			n++
 		}
-		if method != "" && !strings.EqualFold(r.Method, method) {
-			continue
-		}
-		if pathPrefix != "" && !strings.HasPrefix(r.Path, pathPrefix) &&
-			!(r.Upstream == UpstreamClerk && strings.HasPrefix(strings.TrimPrefix(r.Path, "/v1"), pathPrefix)) {
-			continue
-		}
-		n++
 	}
 	return n
 }
 
-func (s *Sandbox) record(r Request) {
-	s.logMu.Lock()
-	s.log = append(s.log, r)
-	s.logMu.Unlock()
+func pathMatches(pattern, path string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(path, prefix)
+	}
+	return pattern == "" || pattern == path
 }
 
-// ServeHTTP routes by prefix: /vercel, /query, /clerk and /_sandbox.
-// Routing uses the escaped path so that an id containing an encoded "/",
-// "?" or "#" stays one path segment.
+// ServeHTTP routes by prefix. Routing uses the escaped path, so an id holding an
+// encoded "/" stays one segment.
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.EscapedPath()
-	switch {
-	case hasSegPrefix(p, "/_sandbox"):
+	for prefix, provider := range map[string]string{"/vercel/": ProviderVercel, "/query/": ProviderQueryServer, "/clerk/v1/": ProviderClerk} {
+		if strings.HasPrefix(p, prefix) {
+			s.serveUpstream(w, r, provider, p[len(prefix)-1:])
+			return
+		}
+	}
+	if strings.HasPrefix(p, "/_sandbox/") {
 		s.serveControl(w, r, strings.TrimPrefix(p, "/_sandbox"))
-	case hasSegPrefix(p, "/vercel"):
-		s.serveUpstream(w, r, UpstreamVercel, strings.TrimPrefix(p, "/vercel"))
-	case hasSegPrefix(p, "/query"):
-		s.serveUpstream(w, r, UpstreamQueryServer, strings.TrimPrefix(p, "/query"))
-	case hasSegPrefix(p, "/clerk"):
-		s.serveUpstream(w, r, UpstreamClerk, strings.TrimPrefix(p, "/clerk"))
-	default:
-		http.Error(w, "not a sandbox route: use /vercel, /query, /clerk/v1 or /_sandbox", http.StatusNotFound)
+		return
 	}
+	http.Error(w, "not a sandbox route: use /vercel, /query, /clerk/v1 or /_sandbox", http.StatusNotFound)
 }
 
-func hasSegPrefix(p, prefix string) bool {
-	return p == prefix || strings.HasPrefix(p, prefix+"/")
+// response is an answer before it is written.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
 }
 
-func (s *Sandbox) serveUpstream(w http.ResponseWriter, r *http.Request, up, path string) {
-	if path == "" {
-		path = "/"
+func newResponse(status int, body []byte) *response {
+	return &response{status: status, header: http.Header{}, body: body}
+}
+
+func jsonResponse(status int, v any) *response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // every body is made of plain values
 	}
-	entry := Request{Upstream: up, Method: r.Method, Path: path, RawQuery: r.URL.RawQuery, Start: time.Now()}
-	// Read the body up front: net/http notices a client hanging up (and
-	// cancels r.Context) only once the body is consumed, and latency and
-	// "hang" faults must stop when the client gives up.
-	if r.Body != nil && r.Body != http.NoBody {
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		r.Body = io.NopCloser(bytes.NewReader(body))
+	r := newResponse(status, b)
+	r.header.Set("Content-Type", "application/json; charset=utf-8")
+	return r
+}
+
+func (r *response) write(w http.ResponseWriter) {
+	for k, v := range r.header {
+		w.Header()[k] = v
 	}
+	w.WriteHeader(r.status)
+	_, _ = w.Write(r.body)
+}
+
+func (s *Sandbox) serveUpstream(w http.ResponseWriter, r *http.Request, provider, path string) {
+	entry := Request{Provider: provider, Method: r.Method, Path: path, RawQuery: r.URL.RawQuery, Start: time.Now()}
+	// Read the body first: net/http notices a client leaving only once it is read,
+	// and latency and hangs must end when the client gives up.
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	entry.Body = string(body)
 	finish := func(status int) {
 		entry.Status = status
-		entry.Duration = time.Since(entry.Start)
-		s.record(entry)
+		s.logMu.Lock()
+		s.log = append(s.log, entry)
+		s.logMu.Unlock()
 	}
-	if d := s.cfg.Latency; d > 0 && !sleepCtx(r.Context(), d) {
+	if d := s.cfg.Latency; d > 0 && !sleep(r.Context(), d) {
 		finish(0)
 		return
 	}
-	f := s.pickFault(up, r.Method, path)
-	kind := ""
-	if f != nil {
-		kind = f.Kind
-		entry.Fault = kind
-	}
+	f := s.pickFault(provider, r.Method, path)
 	var resp *response
-	switch kind {
-	case "reset":
-		finish(0)
-		resetConn(w)
-		return
-	case "hang":
-		if f.Delay <= 0 {
-			<-r.Context().Done()
+	if f != nil {
+		entry.Fault = f.Kind
+		switch f.Kind {
+		case "reset":
 			finish(0)
+			hangUp(w)
 			return
+		case "hang":
+			if f.Delay <= 0 || !sleep(r.Context(), f.Delay) {
+				<-r.Context().Done()
+				finish(0)
+				return
+			}
+		default:
+			resp = s.faultResponse(provider, f)
 		}
-		if !sleepCtx(r.Context(), f.Delay) {
-			finish(0)
-			return
-		}
-	case "status":
-		resp = s.statusFault(up, f)
-	case "html":
-		resp = proxyErrorPage()
-	case "empty":
-		resp = newResponse(http.StatusOK, nil)
-	case "wrong_shape":
-		resp = wrongShape(up)
 	}
 	if resp == nil {
-		resp = s.handle(up, r, path, kind)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var kind string
+		if f != nil {
+			kind = f.Kind
+		}
+		switch provider {
+		case ProviderVercel:
+			resp = s.serveVercel(r, path, kind)
+		case ProviderQueryServer:
+			resp = s.serveQueryServer(r, path, body)
+		default:
+			resp = s.serveClerk(r, path, body)
+		}
 	}
-	switch kind {
-	case "extra_fields", "missing_optional", "null_optional":
-		resp = transformBody(up, resp, kind)
-	}
-	if kind != "html" {
-		s.decorate(up, r, resp)
+	if f != nil && f.Kind == "acted_then_status" {
+		resp = statusFault(provider, f)
 	}
 	finish(resp.status)
-	if kind == "truncate" {
+	if f != nil && f.Kind == "truncate" {
 		writeTruncated(w, resp)
-	} else {
-		resp.write(w)
+		return
 	}
-	resp.release()
+	resp.write(w)
 }
 
-func (s *Sandbox) handle(up string, r *http.Request, path, fault string) *response {
-	switch up {
-	case UpstreamVercel:
-		return s.serveVercel(r, path, fault)
-	case UpstreamQueryServer:
-		return s.serveQuery(r, path)
-	default:
-		return s.serveClerk(r, path)
-	}
-}
-
-// decorate adds the headers an upstream sends on every response.
-func (s *Sandbox) decorate(up string, r *http.Request, resp *response) {
-	switch up {
-	case UpstreamVercel:
-		if resp.header.Get("Content-Type") == "" {
-			resp.header.Set("Content-Type", "application/json; charset=utf-8")
-		}
-		s.vercelRateHeaders(r, resp)
-	case UpstreamQueryServer:
-		resp.noContentType = true
-	case UpstreamClerk:
-		if resp.header.Get("Content-Type") == "" {
-			resp.header.Set("Content-Type", "application/json")
-		}
-		if resp.header.Get("Clerk-Trace-Id") == "" {
-			resp.header.Set("Clerk-Trace-Id", newTraceID())
-		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
+func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -403,96 +376,39 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// resetConn drops the connection without a response; linger 0 makes the
-// kernel send a TCP RST, which clients see as "connection reset by peer".
-func resetConn(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = conn.Close()
-}
-
-// writeTruncated declares the full Content-Length, sends half the body and
-// closes the connection: the client sees an unexpected EOF mid-JSON.
-func writeTruncated(w http.ResponseWriter, resp *response) {
-	if len(resp.body) == 0 {
-		resp.write(w)
-		return
-	}
-	full := resp.body
-	resp.body = full[:len(full)/2]
-	h := w.Header()
-	for k, v := range resp.header {
-		h[k] = v
-	}
-	if resp.noContentType {
-		h["Content-Type"] = nil
-	}
-	h.Set("Content-Length", fmt.Sprint(len(full)))
-	w.WriteHeader(resp.status)
-	_, _ = w.Write(resp.body)
-	resp.body = full
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	conn, _, err := rc.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
-}
-
-func proxyErrorPage() *response {
-	body := "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-	resp := newResponse(http.StatusBadGateway, []byte(body))
-	resp.header.Set("Content-Type", "text/html")
-	return resp
-}
-
-// wrongShape is valid JSON that no client should accept as a success body.
-func wrongShape(up string) *response {
-	var body string
-	switch up {
-	case UpstreamVercel:
-		body = `{"tokens":{},"token":[],"user":"x","pagination":[]}`
-	case UpstreamQueryServer:
-		body = `{"data":"x"}`
+// serveControl serves the request log, the data's size and faults to a client in
+// another process (benchmarks keep the sandbox's data out of the measured heap).
+func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, path string) {
+	switch {
+	case path == "/requests" && r.Method == http.MethodGet:
+		jsonResponse(http.StatusOK, s.Requests()).write(w)
+	case path == "/requests" && r.Method == http.MethodDelete:
+		s.ResetRequests()
+		w.WriteHeader(http.StatusNoContent)
+	case path == "/state" && r.Method == http.MethodGet:
+		s.mu.Lock()
+		st := State{VercelTokens: len(s.d.vercelTokens), QueryServerUserTokens: len(s.d.qsTokens), ClerkUsers: slices.Clone(s.d.clerkUsers)}
+		s.mu.Unlock()
+		jsonResponse(http.StatusOK, st).write(w)
+	case path == "/faults" && r.Method == http.MethodPost:
+		var f Fault
+		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.AddFault(f)
+		w.WriteHeader(http.StatusNoContent)
+	case path == "/faults" && r.Method == http.MethodDelete:
+		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
 	default:
-		body = `[]`
+		http.Error(w, "the control API: GET, DELETE /_sandbox/requests; GET /_sandbox/state; POST, DELETE /_sandbox/faults", http.StatusNotFound)
 	}
-	return newResponse(http.StatusOK, []byte(body))
 }
 
-func transformBody(up string, resp *response, kind string) *response {
-	tree, err := parseTree(resp.body)
-	if err != nil {
-		return resp // not JSON (plain-text error, empty body): nothing to rewrite
-	}
-	switch kind {
-	case "extra_fields":
-		addExtraFields(tree)
-	case "missing_optional":
-		rewriteOptional(tree, optionalFor(up), false)
-	case "null_optional":
-		rewriteOptional(tree, optionalFor(up), true)
-	}
-	out := newResponse(resp.status, appendTree(nil, tree))
-	out.header = resp.header
-	out.noContentType = resp.noContentType
-	resp.release()
-	return out
-}
-
-func optionalFor(up string) optionalKeys {
-	switch up {
-	case UpstreamVercel:
-		return vercelOptional
-	case UpstreamQueryServer:
-		return queryOptional
-	default:
-		return clerkOptional
-	}
+func sortNewestFirst(tokens []VercelToken) {
+	sort.SliceStable(tokens, func(i, j int) bool {
+		a, b := tokens[i], tokens[j]
+		return a.CreatedAt.After(b.CreatedAt) || (a.CreatedAt.Equal(b.CreatedAt) && a.ID < b.ID)
+	})
 }

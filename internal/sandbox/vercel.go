@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"math"
@@ -13,552 +12,233 @@ import (
 	"time"
 )
 
-// vercelRateLimit is what X-RateLimit-Limit reports per token and minute.
-// It is reported, not enforced: a benchmark walking 1,000 pages must not hit
-// it, and 429s are injected with faults instead.
-const (
-	vercelRateLimit  = 10000
-	vercelRateWindow = time.Minute
-)
+// The JSON Vercel sends: ms epochs, optional keys absent.
+type vercelTokenJSON struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Type      string            `json:"type"`
+	Prefix    string            `json:"prefix,omitempty"`
+	Suffix    string            `json:"suffix,omitempty"`
+	Origin    string            `json:"origin,omitempty"`
+	Scopes    []vercelScopeJSON `json:"scopes,omitempty"`
+	CreatedAt int64             `json:"createdAt"`
+	ActiveAt  int64             `json:"activeAt"`
+	ExpiresAt int64             `json:"expiresAt,omitempty"`
+	RevokedAt int64             `json:"revokedAt,omitempty"`
+	LeakedAt  int64             `json:"leakedAt,omitempty"`
+	LeakedURL string            `json:"leakedUrl,omitempty"`
+}
 
-// vercelOptional lists the keys the OpenAPI leaves optional, for the
-// missing_optional and null_optional faults.
-var vercelOptional = func() optionalKeys {
-	token := []string{"prefix", "suffix", "origin", "scopes", "expiresAt", "revokedAt", "leakedAt", "leakedUrl"}
-	scope := []string{"origin", "expiresAt", "sudo"}
-	sudo := []string{"verifiedAt"}
-	return optionalKeys{
-		"tokens": token, "tokens.scopes": scope, "tokens.scopes.sudo": sudo,
-		"token": token, "token.scopes": scope, "token.scopes.sudo": sudo,
-		"user":  {"name", "avatar", "defaultTeamId", "softBlock"},
-		"error": {"invalidToken", "limit"},
+type vercelScopeJSON struct {
+	Type      string          `json:"type"`
+	TeamID    string          `json:"teamId,omitempty"`
+	Origin    string          `json:"origin,omitempty"`
+	CreatedAt int64           `json:"createdAt"`
+	ExpiresAt int64           `json:"expiresAt,omitempty"`
+	Sudo      *vercelSudoJSON `json:"sudo,omitempty"`
+}
+
+type vercelSudoJSON struct {
+	Origin     string `json:"origin"`
+	VerifiedAt int64  `json:"verifiedAt,omitempty"`
+	ExpiresAt  int64  `json:"expiresAt"`
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
 	}
-}()
-
-func vercelError(status int, code, message string, extra func([]byte) []byte) *response {
-	b := make([]byte, 0, 128)
-	b = append(b, `{"error":{"code":`...)
-	b = appendString(b, code)
-	b = append(b, `,"message":`...)
-	b = appendString(b, message)
-	if extra != nil {
-		b = extra(b)
-	}
-	b = append(b, "}}"...)
-	return newResponse(status, b)
+	return t.UnixMilli()
 }
 
-func vercelInvalidToken() *response {
-	return vercelError(http.StatusForbidden, "forbidden", "Not authorized", func(b []byte) []byte {
-		return append(b, `,"invalidToken":true`...)
-	})
-}
-
-func vercelBadRequest(msg string) *response {
-	return vercelError(http.StatusBadRequest, "bad_request", msg, nil)
-}
-
-func vercelNotFound(msg string) *response {
-	return vercelError(http.StatusNotFound, "not_found", msg, nil)
-}
-
-// vercelStatusError is Vercel's own error envelope for an injected status.
-func vercelStatusError(f *Fault) *response {
-	switch f.Status {
-	case http.StatusTooManyRequests:
-		reset := time.Now().Unix() + int64(max(f.RateLimitReset, 1))
-		resp := vercelError(http.StatusTooManyRequests, "too_many_requests", "Rate limit exceeded", func(b []byte) []byte {
-			b = append(b, `,"limit":{"remaining":0,"reset":`...)
-			b = appendInt(b, reset)
-			b = append(b, `,"resetMs":`...)
-			b = appendInt(b, reset*1000)
-			b = append(b, `,"total":`...)
-			b = appendInt(b, vercelRateLimit)
-			return append(b, '}')
-		})
-		resp.header.Set("X-RateLimit-Limit", strconv.Itoa(vercelRateLimit))
-		resp.header.Set("X-RateLimit-Remaining", "0")
-		resp.header.Set("X-RateLimit-Reset", strconv.FormatInt(reset, 10))
-		return resp
-	case http.StatusForbidden:
-		return vercelInvalidToken()
-	case http.StatusBadRequest:
-		return vercelBadRequest("Invalid request")
-	case http.StatusUnauthorized:
-		return vercelError(f.Status, "unauthorized", "The request is not authenticated", nil)
-	case http.StatusNotFound:
-		return vercelNotFound("The requested resource was not found")
-	case http.StatusInternalServerError:
-		return vercelError(f.Status, "internal_server_error", "An unexpected internal error occurred", nil)
-	}
-	return vercelError(f.Status, snakeStatus(f.Status), http.StatusText(f.Status), nil)
-}
-
-func (s *Sandbox) vercelRateHeaders(r *http.Request, resp *response) {
-	if resp.header.Get("X-RateLimit-Remaining") != "" {
-		return
-	}
-	st := s.vercelState()
-	now := time.Now()
-	key := r.Header.Get("Authorization")
-	st.rlMu.Lock()
-	w := st.rl[key]
-	if w == nil || !now.Before(w.reset) {
-		if len(st.rl) > 10000 { // unbounded distinct keys would grow forever
-			clear(st.rl)
+func (t *VercelToken) wire() vercelTokenJSON {
+	j := vercelTokenJSON{ID: t.ID, Name: t.Name, Type: t.Type, Prefix: t.Prefix, Suffix: t.Suffix, Origin: t.Origin,
+		CreatedAt: ms(t.CreatedAt), ActiveAt: ms(t.ActiveAt), ExpiresAt: ms(t.ExpiresAt), RevokedAt: ms(t.RevokedAt),
+		LeakedAt: ms(t.LeakedAt), LeakedURL: t.LeakedURL}
+	for _, s := range t.Scopes {
+		sj := vercelScopeJSON{Type: s.Type, TeamID: s.TeamID, Origin: s.Origin, CreatedAt: ms(s.CreatedAt), ExpiresAt: ms(s.ExpiresAt)}
+		if s.Sudo != nil {
+			sj.Sudo = &vercelSudoJSON{Origin: s.Sudo.Origin, VerifiedAt: ms(s.Sudo.VerifiedAt), ExpiresAt: ms(s.Sudo.ExpiresAt)}
 		}
-		w = &rateWindow{reset: now.Add(vercelRateWindow)}
-		st.rl[key] = w
+		j.Scopes = append(j.Scopes, sj)
 	}
-	w.used++
-	remaining, reset := max(vercelRateLimit-w.used, 0), w.reset.Unix()
-	st.rlMu.Unlock()
-	resp.header.Set("X-RateLimit-Limit", strconv.Itoa(vercelRateLimit))
-	resp.header.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-	resp.header.Set("X-RateLimit-Reset", strconv.FormatInt(reset, 10))
+	return j
 }
 
-func (s *Sandbox) vercelState() *vercelState {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.vercel
-}
-
-// vercelAuth resolves the caller. Vercel documents failed authentication
-// as 403: a missing, unknown, revoked or expired token gets 403 forbidden
-// with invalidToken. The sandbox answers 401 only for a header that is not
-// a bearer credential at all (another scheme, e.g. "Basic ..."), the case
-// the OpenAPI's "401 not authorized" plausibly covers.
-func (st *vercelState) auth(r *http.Request) (VercelToken, *response) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return VercelToken{}, vercelInvalidToken()
+func vercelError(status int, code, message string) *response {
+	type body struct {
+		Code         string `json:"code"`
+		Message      string `json:"message"`
+		InvalidToken bool   `json:"invalidToken,omitempty"`
 	}
-	scheme, secret, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return VercelToken{}, vercelError(http.StatusUnauthorized, "unauthorized",
-			"The Authorization header must carry a Bearer token", nil)
-	}
-	id, ok := st.bearer[strings.TrimSpace(secret)]
-	if !ok {
-		return VercelToken{}, vercelInvalidToken()
-	}
-	t, ok := st.record(id)
-	nowMs := time.Now().UnixMilli()
-	if !ok || t.RevokedAt != 0 || (t.ExpiresAt != 0 && t.ExpiresAt <= nowMs) {
-		return VercelToken{}, vercelInvalidToken()
-	}
-	return t, nil
+	b := body{Code: code, Message: message, InvalidToken: status == http.StatusForbidden}
+	return jsonResponse(status, map[string]body{"error": b})
 }
 
 func (s *Sandbox) serveVercel(r *http.Request, path, fault string) *response {
-	write := r.Method != http.MethodGet && r.Method != http.MethodHead
-	if write {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-	} else {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.d
+	scheme, credential, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if r.Header.Get("Authorization") != "" && !strings.EqualFold(scheme, "Bearer") {
+		return vercelError(http.StatusUnauthorized, "unauthorized", "The Authorization header must carry a Bearer token")
 	}
-	st := s.vercel
-	caller, errResp := st.auth(r)
-	if errResp != nil {
-		return errResp
+	callerID, ok := d.vercelBearer[credential]
+	caller := d.vercelTokenIndex(callerID)
+	if !ok || caller < 0 || !d.vercelTokens[caller].RevokedAt.IsZero() ||
+		(!d.vercelTokens[caller].ExpiresAt.IsZero() && !d.vercelTokens[caller].ExpiresAt.After(time.Now())) {
+		return vercelError(http.StatusForbidden, "forbidden", "Not authorized")
 	}
-	const one = "/v5/user/tokens/"
-	const del = "/v3/user/tokens/"
-	switch {
-	case path == "/v6/user/tokens" && r.Method == http.MethodGet:
-		return s.vercelList(r, fault)
-	case strings.HasPrefix(path, one) && r.Method == http.MethodGet:
-		id, ok := pathID(path[len(one):])
-		if !ok {
-			break
+	resp := func() *response {
+		switch {
+		case path == "/v6/user/tokens" && r.Method == http.MethodGet:
+			return s.vercelList(r.URL.Query(), fault)
+		case path == "/v2/user" && r.Method == http.MethodGet:
+			return jsonResponse(http.StatusOK, map[string]any{"user": map[string]string{"id": d.vercelAccount.ID,
+				"email": d.vercelAccount.Email, "name": d.vercelAccount.Name, "username": d.vercelAccount.Username,
+				"defaultTeamId": d.vercelAccount.DefaultTeamID}})
+		case path == "/v3/user/tokens" && r.Method == http.MethodPost:
+			return s.vercelCreate(r)
 		}
-		return st.get(caller, id)
-	case path == "/v2/user" && r.Method == http.MethodGet:
-		return st.user()
-	case path == "/v3/user/tokens" && r.Method == http.MethodPost:
-		return s.vercelCreate(r, caller)
-	case strings.HasPrefix(path, del) && r.Method == http.MethodDelete:
-		id, ok := pathID(path[len(del):])
-		if !ok {
-			break
-		}
-		return st.delete(caller, id)
-	}
-	return vercelNotFound("The requested API endpoint was not found")
-}
-
-// pathID unescapes one escaped path segment; a "/" in the escaped form
-// means more segments, which no token route has.
-func pathID(seg string) (string, bool) {
-	if seg == "" || strings.Contains(seg, "/") {
-		return "", false
-	}
-	id, err := url.PathUnescape(seg)
-	return id, err == nil
-}
-
-func appendVercelToken(b []byte, t *VercelToken) []byte {
-	b = append(b, `{"id":`...)
-	b = appendString(b, t.ID)
-	b = append(b, `,"name":`...)
-	b = appendString(b, t.Name)
-	b = append(b, `,"type":`...)
-	b = appendString(b, t.Type)
-	if t.Prefix != "" {
-		b = append(b, `,"prefix":`...)
-		b = appendString(b, t.Prefix)
-	}
-	if t.Suffix != "" {
-		b = append(b, `,"suffix":`...)
-		b = appendString(b, t.Suffix)
-	}
-	if t.Origin != "" {
-		b = append(b, `,"origin":`...)
-		b = appendString(b, t.Origin)
-	}
-	if t.Scopes != nil {
-		b = append(b, `,"scopes":[`...)
-		for i := range t.Scopes {
-			if i > 0 {
-				b = append(b, ',')
+		for _, route := range []struct{ method, prefix string }{{http.MethodGet, "/v5/user/tokens/"}, {http.MethodDelete, "/v3/user/tokens/"}} {
+			seg, found := strings.CutPrefix(path, route.prefix)
+			if !found || r.Method != route.method || strings.Contains(seg, "/") {
+				continue
 			}
-			sc := &t.Scopes[i]
-			b = append(b, `{"type":`...)
-			b = appendString(b, sc.Type)
-			if sc.TeamID != "" {
-				b = append(b, `,"teamId":`...)
-				b = appendString(b, sc.TeamID)
+			id, err := url.PathUnescape(seg)
+			if err != nil {
+				break
 			}
-			if sc.Origin != "" {
-				b = append(b, `,"origin":`...)
-				b = appendString(b, sc.Origin)
+			if id == "current" {
+				id = callerID
 			}
-			b = append(b, `,"createdAt":`...)
-			b = appendInt(b, sc.CreatedAt)
-			if sc.ExpiresAt != 0 {
-				b = append(b, `,"expiresAt":`...)
-				b = appendInt(b, sc.ExpiresAt)
+			i := d.vercelTokenIndex(id)
+			if i < 0 {
+				return vercelError(http.StatusNotFound, "not_found", "The token was not found")
 			}
-			if sc.Sudo != nil {
-				b = append(b, `,"sudo":{"origin":`...)
-				b = appendString(b, sc.Sudo.Origin)
-				if sc.Sudo.VerifiedAt != 0 {
-					b = append(b, `,"verifiedAt":`...)
-					b = appendInt(b, sc.Sudo.VerifiedAt)
+			if r.Method == http.MethodGet {
+				return jsonResponse(http.StatusOK, map[string]any{"token": d.vercelTokens[i].wire()})
+			}
+			d.vercelTokens = append(d.vercelTokens[:i], d.vercelTokens[i+1:]...)
+			for k, v := range d.vercelBearer {
+				if v == id {
+					delete(d.vercelBearer, k)
 				}
-				b = append(b, `,"expiresAt":`...)
-				b = appendInt(b, sc.Sudo.ExpiresAt)
-				b = append(b, '}')
 			}
-			b = append(b, '}')
+			return jsonResponse(http.StatusOK, map[string]string{"tokenId": id})
 		}
-		b = append(b, ']')
+		return vercelError(http.StatusNotFound, "not_found", "The requested API endpoint was not found")
+	}()
+	reset := time.Now().Truncate(time.Minute).Add(time.Minute).Unix()
+	if resp.header.Get("X-RateLimit-Remaining") == "" {
+		resp.header.Set("X-RateLimit-Limit", "10000")
+		resp.header.Set("X-RateLimit-Remaining", "9999")
+		resp.header.Set("X-RateLimit-Reset", strconv.FormatInt(reset, 10))
 	}
-	b = append(b, `,"createdAt":`...)
-	b = appendInt(b, t.CreatedAt)
-	b = append(b, `,"activeAt":`...)
-	b = appendInt(b, t.ActiveAt)
-	for _, f := range [...]struct {
-		key string
-		v   int64
-	}{{"expiresAt", t.ExpiresAt}, {"revokedAt", t.RevokedAt}, {"leakedAt", t.LeakedAt}} {
-		if f.v != 0 {
-			b = append(b, ',')
-			b = appendKey(b, f.key)
-			b = appendInt(b, f.v)
+	return resp
+}
+
+func (d *data) vercelTokenIndex(id string) int {
+	for i := range d.vercelTokens {
+		if d.vercelTokens[i].ID == id {
+			return i
 		}
 	}
-	if t.LeakedURL != "" {
-		b = append(b, `,"leakedUrl":`...)
-		b = appendString(b, t.LeakedURL)
-	}
-	return append(b, '}')
+	return -1
 }
 
-// Cursors. A numeric cursor is a createdAt in ms: the next page holds the
-// tokens created strictly before it. A string cursor is opaque: standard
-// base64 (with "+", "/" and "=", so a client that forgets to escape the
-// query value breaks) of a version tag, createdAt and id; it resumes exactly
-// after that token, even among equal createdAt values.
-type cursorKind int
-
-const (
-	cursorNone cursorKind = iota
-	cursorNumber
-	cursorString
-)
-
-type cursor struct {
-	kind      cursorKind
-	number    float64
-	createdAt int64
-	id        string
-}
-
-func encodeStringCursor(createdAt int64, id string) string {
-	return base64.StdEncoding.EncodeToString([]byte("tok.v1|" + strconv.FormatInt(createdAt, 10) + "|" + id))
-}
-
-func parseCursor(v string) (cursor, bool) {
-	if v == "" {
-		return cursor{}, true
-	}
-	// Vercel is JavaScript: a numeric cursor is whatever Number() accepts.
-	if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsNaN(f) && !strings.ContainsAny(v, "xX_") {
-		return cursor{kind: cursorNumber, number: f}, true
-	}
-	raw, err := base64.StdEncoding.DecodeString(v)
-	if err != nil {
-		return cursor{}, false
-	}
-	parts := strings.SplitN(string(raw), "|", 3)
-	if len(parts) != 3 || parts[0] != "tok.v1" {
-		return cursor{}, false
-	}
-	c, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil {
-		return cursor{}, false
-	}
-	return cursor{kind: cursorString, createdAt: c, id: parts[2]}, true
-}
-
-// start finds the first token after the cursor by binary search.
-func (st *vercelState) start(c cursor) int {
-	toks := st.tokens
-	switch c.kind {
-	case cursorNumber:
-		return sort.Search(len(toks), func(i int) bool { return float64(toks[i].CreatedAt) < c.number })
-	case cursorString:
-		return sort.Search(len(toks), func(i int) bool {
-			t := &toks[i]
-			return t.CreatedAt < c.createdAt || (t.CreatedAt == c.createdAt && t.ID > c.id)
-		})
-	}
-	return 0
-}
-
-func (s *Sandbox) vercelList(r *http.Request, fault string) *response {
-	st := s.vercel
-	q := r.URL.Query()
+// vercelList serves one page. Cursors: a number is a createdAt in ms (the next page
+// holds the tokens created strictly before it); a string is standard base64 (with
+// "+", "/" and "=", so an unescaped query value breaks) of the next position.
+func (s *Sandbox) vercelList(q url.Values, fault string) *response {
+	tokens := s.d.vercelTokens
 	limit := 20
 	if q.Has("limit") {
-		v := q.Get("limit")
-		f, err := strconv.ParseFloat(v, 64)
-		switch {
-		case err != nil || math.IsNaN(f):
-			return vercelBadRequest("Invalid request: query.limit should be number.")
-		case f != math.Trunc(f):
-			return vercelBadRequest("Invalid request: query.limit should be integer.")
-		case f < 1:
-			return vercelBadRequest("Invalid request: query.limit should be >= 1.")
-		case f > 100:
-			return vercelBadRequest("Invalid request: query.limit should be <= 100.")
+		f, err := strconv.ParseFloat(q.Get("limit"), 64)
+		if err != nil || f != math.Trunc(f) || f < 1 || f > 100 {
+			return vercelError(http.StatusBadRequest, "bad_request", "Invalid request: query.limit should be an integer from 1 to 100.")
 		}
 		limit = int(f)
 	}
-	until := q.Get("until")
-	cur, ok := parseCursor(until)
-	if !ok {
-		return vercelBadRequest("Invalid request: query.until is not a valid cursor.")
+	start, numeric := 0, false
+	if until := q.Get("until"); until != "" {
+		if f, err := strconv.ParseFloat(until, 64); err == nil {
+			numeric = true
+			start = sort.Search(len(tokens), func(i int) bool { return float64(ms(tokens[i].CreatedAt)) < f })
+		} else if raw, err := base64.StdEncoding.DecodeString(until); err == nil && strings.HasPrefix(string(raw), "pos:") {
+			start, _ = strconv.Atoi(strings.TrimPrefix(string(raw), "pos:"))
+			start = min(max(start, 0), len(tokens))
+		} else {
+			return vercelError(http.StatusBadRequest, "bad_request", "Invalid request: query.until is not a valid cursor.")
+		}
 	}
-	toks := st.tokens
-	pb := pooledBody()
-	b := *pb
-	if len(toks) == 0 {
-		// The empty account's pagination is {} (as in the CLI's own fixture).
-		b = append(b, `{"tokens":[],"pagination":{}}`...)
-		return &response{status: http.StatusOK, header: http.Header{}, body: b, pooled: pb}
+	if len(tokens) == 0 {
+		return jsonResponse(http.StatusOK, map[string]any{"tokens": []any{}, "pagination": map[string]any{}})
 	}
-	start := st.start(cur)
 	size := limit
 	if fault == "oversized_page" {
 		size = 5 * limit
 	}
-	end := min(start+size, len(toks))
-	stringCursor := s.cfg.VercelCursor == "string" || (s.cfg.VercelCursor == "mixed" && cur.kind == cursorNumber)
-	appendCursor := func(b []byte, t *VercelToken) []byte {
-		if stringCursor {
-			return appendString(b, encodeStringCursor(t.CreatedAt, t.ID))
-		}
-		return appendInt(b, t.CreatedAt)
-	}
-	// A cursor that yields this same page again: the one sent, or for the
-	// first page one just above the newest token.
-	appendSameCursor := func(b []byte) []byte {
-		switch cur.kind {
-		case cursorNumber:
-			return strconv.AppendFloat(b, cur.number, 'f', -1, 64)
-		case cursorString:
-			return appendString(b, until)
-		}
-		if stringCursor {
-			return appendString(b, encodeStringCursor(toks[0].CreatedAt+1, ""))
-		}
-		return appendInt(b, toks[0].CreatedAt+1)
-	}
+	end := min(start+size, len(tokens))
 	if fault == "empty_page_with_next" {
 		end = start
 	}
-	b = append(b, `{"tokens":[`...)
+	page := make([]vercelTokenJSON, 0, end-start)
 	for i := start; i < end; i++ {
-		if i > start {
-			b = append(b, ',')
-		}
-		b = appendVercelToken(b, &toks[i])
+		page = append(page, tokens[i].wire())
 	}
-	b = append(b, `],"pagination":{"count":`...)
-	b = strconv.AppendInt(b, int64(end-start), 10)
-	b = append(b, `,"next":`...)
+	stringCursor := s.cfg.VercelCursor == "string" || (s.cfg.VercelCursor == "mixed" && numeric)
+	var next any
 	switch {
 	case fault == "repeat_cursor" || fault == "empty_page_with_next":
-		b = appendSameCursor(b)
-	case end < len(toks):
-		b = appendCursor(b, &toks[end-1])
+		next = json.RawMessage(strconv.Quote(q.Get("until")))
+		if q.Get("until") == "" {
+			next = ms(tokens[0].CreatedAt) + 1
+		}
+	case end >= len(tokens):
+		next = nil
+	case stringCursor:
+		next = base64.StdEncoding.EncodeToString([]byte("pos:" + strconv.Itoa(end)))
 	default:
-		b = append(b, "null"...)
+		next = ms(tokens[end-1].CreatedAt)
 	}
-	b = append(b, `,"prev":`...)
-	if end > start {
-		b = appendCursor(b, &toks[start])
-	} else {
-		b = append(b, "null"...)
+	var prev any
+	if start > 0 {
+		prev = ms(tokens[start].CreatedAt)
 	}
-	b = append(b, "}}"...)
-	return &response{status: http.StatusOK, header: http.Header{}, body: b, pooled: pb}
+	return jsonResponse(http.StatusOK, map[string]any{"tokens": page, "pagination": map[string]any{"count": len(page), "next": next, "prev": prev}})
 }
 
-func (st *vercelState) get(caller VercelToken, id string) *response {
-	t := caller
-	if id != "current" {
-		var ok bool
-		if t, ok = st.record(id); !ok {
-			return vercelNotFound("Token not found")
-		}
+// vercelCreate mints a token: POST /v3/user/tokens?teamId= with {name, expiresAt}.
+func (s *Sandbox) vercelCreate(r *http.Request) *response {
+	d := s.d
+	var body struct {
+		Name      *string  `json:"name"`
+		ExpiresAt *float64 `json:"expiresAt"`
 	}
-	b := []byte(`{"token":`)
-	b = appendVercelToken(b, &t)
-	return newResponse(http.StatusOK, append(b, '}'))
-}
-
-func (st *vercelState) user() *response {
-	a := st.account
-	b := []byte(`{"user":{"id":`)
-	b = appendString(b, a.ID)
-	b = append(b, `,"email":`...)
-	b = appendString(b, a.Email)
-	b = append(b, `,"name":`...)
-	b = appendString(b, a.Name)
-	b = append(b, `,"username":`...)
-	b = appendString(b, a.Username)
-	b = append(b, `,"avatar":null,"defaultTeamId":`...)
-	b = appendString(b, a.DefaultTeamID)
-	b = append(b, `,"createdAt":`...)
-	b = appendInt(b, st.accountCreatedAt)
-	b = append(b, `,"softBlock":null,"version":"northstar"}}`...)
-	return newResponse(http.StatusOK, b)
-}
-
-func (s *Sandbox) vercelCreate(r *http.Request, caller VercelToken) *response {
-	st := s.vercel
-	// Only a token that can act as the user may mint tokens (the CLI shows
-	// this 403 for team-restricted tokens).
-	if caller.Scopes != nil && !hasUserScope(caller.Scopes) {
-		return vercelError(http.StatusForbidden, "forbidden",
-			"To create a token you must be authenticated to scope your personal account", nil)
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Name == nil || strings.TrimSpace(*body.Name) == "" {
+		return vercelError(http.StatusBadRequest, "bad_request", "Invalid request: missing required property `name`.")
 	}
-	var body map[string]json.RawMessage
-	raw, _ := readBody(r)
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&body); err != nil || body == nil {
-		return vercelBadRequest("Invalid request: body should be object.")
-	}
-	var name string
-	var expiresAt float64
-	for k, v := range body {
-		switch k {
-		case "name":
-			if json.Unmarshal(v, &name) != nil {
-				return vercelBadRequest("Invalid request: body.name should be string.")
-			}
-		case "expiresAt":
-			if json.Unmarshal(v, &expiresAt) != nil {
-				return vercelBadRequest("Invalid request: body.expiresAt should be number.")
-			}
-		case "projectId":
-			var p string
-			if json.Unmarshal(v, &p) != nil {
-				return vercelBadRequest("Invalid request: body.projectId should be string.")
-			}
-		default:
-			return vercelBadRequest("Invalid request: body should NOT have additional property `" + k + "`.")
-		}
-	}
-	if _, ok := body["name"]; !ok {
-		return vercelBadRequest("Invalid request: body should have required property 'name'.")
-	}
-	now := time.Now().UnixMilli()
-	if expiresAt != 0 && int64(expiresAt) <= now {
-		return vercelBadRequest("Invalid request: expiresAt must be in the future.")
-	}
-	secret := "vcp_" + st.mint.base62(56)
-	t := VercelToken{ID: st.mint.hex(32), Name: name, Type: "oauth2-token", Prefix: "vcp_",
-		Suffix: secret[len(secret)-6:], Origin: "manual", ActiveAt: now, ExpiresAt: int64(expiresAt)}
-	// createdAt doubles as the numeric cursor, so keep it unique.
-	for {
-		i := sort.Search(len(st.tokens), func(i int) bool { return st.tokens[i].CreatedAt <= now })
-		if i == len(st.tokens) || st.tokens[i].CreatedAt != now {
-			break
-		}
-		now++
-	}
-	t.CreatedAt, t.ActiveAt = now, now
-	scope := VercelScope{Type: "user", Origin: "manual", CreatedAt: now, ExpiresAt: t.ExpiresAt}
+	now := time.Now()
+	t := VercelToken{ID: "tok_" + alnum(s.rng, 20), Name: *body.Name, Type: "oauth2-token", Origin: "manual", Prefix: "vcp_",
+		CreatedAt: now, ActiveAt: now, Scopes: []VercelScope{{Type: "user", Origin: "manual", CreatedAt: now}}}
 	if team := r.URL.Query().Get("teamId"); team != "" {
-		scope = VercelScope{Type: "team", TeamID: team, Origin: "manual", CreatedAt: now, ExpiresAt: t.ExpiresAt}
-	}
-	t.Scopes = []VercelScope{scope}
-	st.tokens = append(st.tokens, t)
-	st.sortAndIndex()
-	st.bearer[secret] = t.ID
-	s.addSecretLocked(secret, true)
-	b := []byte(`{"token":`)
-	b = appendVercelToken(b, &t)
-	b = append(b, `,"bearerToken":`...)
-	b = appendString(b, secret)
-	return newResponse(http.StatusOK, append(b, '}'))
-}
-
-func hasUserScope(scopes []VercelScope) bool {
-	for _, s := range scopes {
-		if s.Type == "user" {
-			return true
+		if team != TeamPlatform && team != TeamAnalytics {
+			return vercelError(http.StatusForbidden, "forbidden", "You don't have permission to access the team "+team+".")
 		}
+		t.Scopes = []VercelScope{{Type: "team", TeamID: team, Origin: "manual", CreatedAt: now}}
 	}
-	return false
-}
-
-func (st *vercelState) delete(caller VercelToken, id string) *response {
-	if id == "current" {
-		id = caller.ID
-	}
-	i, ok := st.index[id]
-	if !ok && id != st.currentID {
-		return vercelNotFound("Token not found")
-	}
-	if ok {
-		st.tokens = append(st.tokens[:i], st.tokens[i+1:]...)
-		st.sortAndIndex()
-	}
-	// The secret stops working but stays in Secrets().
-	for secret, tid := range st.bearer {
-		if tid == id {
-			delete(st.bearer, secret)
+	if body.ExpiresAt != nil {
+		exp := time.UnixMilli(int64(*body.ExpiresAt))
+		if !exp.After(now) {
+			return vercelError(http.StatusBadRequest, "bad_request", "Invalid request: `expiresAt` must be in the future.")
 		}
+		t.ExpiresAt = exp
 	}
-	b := []byte(`{"tokenId":`)
-	b = appendString(b, id)
-	return newResponse(http.StatusOK, append(b, '}'))
+	bearer := s.mint(alnum(s.rng, 24))
+	t.Suffix = bearer[len(bearer)-6:]
+	d.vercelBearer[bearer] = t.ID
+	d.vercelTokens = append(d.vercelTokens, t)
+	sortNewestFirst(d.vercelTokens)
+	return jsonResponse(http.StatusOK, map[string]any{"token": t.wire(), "bearerToken": bearer})
 }

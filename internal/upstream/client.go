@@ -29,18 +29,21 @@ const (
 
 // Options configure a Client. Authorization is sent on every request and never logged.
 type Options struct {
-	Provider      string        // display name used in errors and logs, e.g. "Vercel"
-	BaseURL       string        // scheme, host and optional path prefix
-	Authorization string        // full Authorization header value
-	Header        http.Header   // extra headers sent on every request
-	MaxRetries    int           // retries after the first attempt
-	Timeout       time.Duration // per attempt, including reading the body
-	MaxWait       time.Duration // longest server-requested wait honoured before giving up
-	MinBackoff    time.Duration // first backoff for 5xx and transport errors
-	MaxBackoff    time.Duration // cap for that backoff
-	MaxBodyBytes  int64         // larger bodies are an error
-	Logger        hclog.Logger  // nil discards
-	Transport     http.RoundTripper
+	Provider      string // display name used in errors and logs, e.g. "Vercel"
+	BaseURL       string // scheme, host and optional path prefix
+	Authorization string // full Authorization header value
+	// Secrets are the raw credentials behind Authorization (the token without its
+	// "Bearer "): upstream text that echoes one is redacted whatever its shape.
+	Secrets      []string
+	Header       http.Header   // extra headers sent on every request
+	MaxRetries   int           // retries after the first attempt
+	Timeout      time.Duration // per attempt, including reading the body
+	MaxWait      time.Duration // longest server-requested wait honoured before giving up
+	MinBackoff   time.Duration // first backoff for 5xx and transport errors
+	MaxBackoff   time.Duration // cap for that backoff
+	MaxBodyBytes int64         // larger bodies are an error
+	Logger       hclog.Logger  // nil discards
+	Transport    http.RoundTripper
 	// ParseError extracts the upstream's code and message from an error body.
 	ParseError func(body []byte) (code, message string)
 }
@@ -50,6 +53,7 @@ type Client struct {
 	provider   string
 	base       *url.URL
 	auth       string
+	secrets    []string // exact values to redact: the header and the raw credentials
 	header     http.Header
 	maxWait    time.Duration
 	maxBody    int64
@@ -67,9 +71,9 @@ type Request struct {
 	// Idempotent requests are retried on every transient failure. Others only when the
 	// upstream certainly did not act on them: 429, 503, or a connection never made.
 	Idempotent bool
-	// Action requests are confirmed by a 2xx status alone: one whose answer is then cut
-	// off is not repeated (a repeat may be refused, the action being done); the caller
-	// gets a KindNetwork error carrying that 2xx status.
+	// Action requests change something upstream. A 2xx status alone confirms them: one
+	// whose answer is then cut off is not repeated (a repeat may be refused, the action
+	// being done), and its error says so (Error.Acted).
 	Action bool
 }
 
@@ -85,38 +89,86 @@ type Response struct {
 }
 
 // ParseBaseURL checks a configured base URL and returns it without a trailing slash.
+// Credentials travel in headers, so the URL must be https, except on a loopback host
+// (an emulation or a server on this machine), and must hold no credentials itself.
+// Its errors never quote the URL: it may hold a secret.
 func ParseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
 		return nil, errors.New("it is not a valid URL")
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, errors.New("it must start with https:// (or http://)")
-	}
-	if u.Host == "" {
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, errors.New("it must start with https://")
+	case u.Host == "" || u.Hostname() == "":
 		return nil, errors.New("it has no host")
-	}
-	if u.User != nil {
+	case u.User != nil:
 		return nil, errors.New("it must not contain credentials; use the token argument")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return nil, errors.New("it must not contain a query or fragment")
+	case u.Scheme == "http" && !IsLoopback(u.Hostname()):
+		return nil, errors.New("it must start with https:// (plain http:// is allowed only for a loopback host such as 127.0.0.1 or localhost, since every request carries a credential)")
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u, nil
 }
 
+// IsLoopback reports whether host names this machine: localhost, or a loopback IP.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// RedactURL shows a configured address without what may be secret in it: the
+// userinfo, the query and the fragment become [redacted]. It never fails: text that
+// does not parse is cut at the first '?' or '#', and everything before its last '@'
+// (after any "//") is hidden.
+func RedactURL(raw string) string {
+	raw = strings.TrimSpace(raw)
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" && u.Host != "" {
+		var b strings.Builder
+		b.WriteString(u.Scheme + "://")
+		if u.User != nil {
+			b.WriteString("[redacted]@")
+		}
+		b.WriteString(u.Host + u.EscapedPath())
+		if u.RawQuery != "" || u.ForceQuery {
+			b.WriteString("?[redacted]")
+		}
+		if u.Fragment != "" {
+			b.WriteString("#[redacted]")
+		}
+		return Scrub(b.String())
+	}
+	cut := raw
+	if i := strings.IndexAny(cut, "?#"); i >= 0 {
+		cut = cut[:i+1] + "[redacted]"
+	}
+	if j := strings.LastIndexByte(cut, '@'); j >= 0 {
+		start := 0
+		if i := strings.Index(cut, "//"); i >= 0 && i < j {
+			start = i + 2
+		}
+		cut = cut[:start] + "[redacted]" + cut[j:]
+	}
+	return Scrub(cut)
+}
+
 // New builds a client. The base URL must already be valid (see ParseBaseURL).
 func New(o Options) (*Client, error) {
 	base, err := ParseBaseURL(o.BaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("%s base URL %q: %w", o.Provider, o.BaseURL, err)
+		return nil, fmt.Errorf("%s base URL %s: %w", o.Provider, RedactURL(o.BaseURL), err)
 	}
 	c := &Client{
 		provider:   o.Provider,
 		base:       base,
 		auth:       o.Authorization,
+		secrets:    append([]string{o.Authorization}, o.Secrets...),
 		header:     o.Header.Clone(),
 		maxWait:    orDuration(o.MaxWait, DefaultMaxWait),
 		maxBody:    o.MaxBodyBytes,
@@ -235,7 +287,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			if errors.As(doErr, &ue) {
 				cause = ue.Err // the URL is in the message already
 			}
-			e := fail(KindNetwork, 0, scrubbedError{scrubSecrets(cause.Error(), c.auth)})
+			e := fail(KindNetwork, 0, scrubbedError{scrubSecrets(cause.Error(), c.secrets...)})
 			e.NeverSent = neverSent(doErr)
 			return nil, e
 		}
@@ -254,7 +306,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		e := fail(KindStatus, resp.StatusCode, nil)
 		if c.parseError != nil {
 			code, msg := c.parseError(st.body)
-			e.Code, e.Message = cleanMessage(code, c.auth), cleanMessage(msg, c.auth)
+			e.Code, e.Message = cleanMessage(code, c.secrets...), cleanMessage(msg, c.secrets...)
 		}
 		if w, ok := serverWait(resp); ok {
 			e.RetryAfter = w
@@ -452,13 +504,16 @@ func backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Durati
 }
 
 // sameHostRedirects refuses redirects to another host, which would carry the
-// Authorization header somewhere it was never meant to go.
+// Authorization header somewhere it was never meant to go, and from https to plain
+// http, which would send it in clear text.
 func sameHostRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= 5 {
+	switch {
+	case len(via) >= 5:
 		return errors.New("too many redirects")
-	}
-	if req.URL.Host != via[0].URL.Host {
-		return fmt.Errorf("refusing redirect to another host (%s)", req.URL.Host)
+	case req.URL.Host != via[0].URL.Host:
+		return fmt.Errorf("refusing redirect to another host (%s)", req.URL.Hostname())
+	case via[0].URL.Scheme == "https" && req.URL.Scheme != "https":
+		return errors.New("refusing redirect from https to plain http")
 	}
 	return nil
 }

@@ -326,14 +326,104 @@ func TestSegmentNeverAddressesAnotherRoute(t *testing.T) {
 }
 
 func TestBaseURLChecks(t *testing.T) {
-	for _, bad := range []string{"ftp://x", "not a url", "http://", "https://user:pass@host", "https://h/?q=1", "://x"} {
+	for _, bad := range []string{"ftp://x", "not a url", "http://", "https://user:pass@host", "https://h/?q=1", "https://h/?",
+		"https://h/#f", "://x", "http://api.vercel.com", "http://10.0.0.1:8080", "http://127.example.com"} {
 		if _, err := ParseBaseURL(bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		} else if strings.Contains(err.Error(), "pass") || strings.Contains(err.Error(), "q=1") {
+			t.Errorf("%q: the error quotes the URL: %v", bad, err)
 		}
 	}
-	u, err := ParseBaseURL("https://api.example.com/v1/")
-	if err != nil || u.String() != "https://api.example.com/v1" {
-		t.Fatalf("%v %v", u, err)
+	for raw, want := range map[string]string{
+		"https://api.example.com/v1/":  "https://api.example.com/v1",
+		"http://127.0.0.1:8080/vercel": "http://127.0.0.1:8080/vercel",
+		"http://localhost:3000":        "http://localhost:3000",
+		"http://[::1]:3000/":           "http://[::1]:3000",
+		"HTTPS://Query.Example.com":    "https://Query.Example.com",
+	} {
+		u, err := ParseBaseURL(raw)
+		if err != nil || u.String() != want {
+			t.Errorf("%q: %v %v, want %s", raw, u, err, want)
+		}
+	}
+}
+
+func TestRedactURLHidesCredentialsAndQueries(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://admin:pw@query.example.com/base":   "https://[redacted]@query.example.com/base",
+		"https://api.example.com/x?token=abc&b=1":   "https://api.example.com/x?[redacted]",
+		"https://api.example.com/x#frag":            "https://api.example.com/x#[redacted]",
+		"https://user:pa/ss@host/x":                 "https://[redacted]@host/x",
+		"admin:pw@host":                             "[redacted]@host",
+		"not a url at all ?token=abc":               "not a url at all ?[redacted]",
+		"https://plain.example.com":                 "https://plain.example.com",
+		"https://u@h.example.com:8443/p?x=1#y":      "https://[redacted]@h.example.com:8443/p?[redacted]#[redacted]",
+		"http://127.0.0.1:3000/query?key=" + secret: "http://127.0.0.1:3000/query?[redacted]",
+	} {
+		if got := RedactURL(raw); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func TestRedirectToPlainHTTPIsRefused(t *testing.T) {
+	var plainCalls atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { plainCalls.Add(1) }))
+	t.Cleanup(plain.Close)
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// same host and port as far as the client can tell: only the scheme drops
+		http.Redirect(w, r, "http://"+r.Host+"/down", http.StatusFound)
+	}))
+	t.Cleanup(tls.Close)
+	c := client(t, tls.URL, func(o *Options) { o.Transport = tls.Client().Transport })
+	_, err := get(c)
+	if err == nil || !strings.Contains(err.Error(), "refusing redirect from https to plain http") {
+		t.Fatalf("err = %v", err)
+	}
+	if plainCalls.Load() != 0 {
+		t.Fatal("the request went out over plain http")
+	}
+}
+
+// A credential with no recognisable shape (Vercel's own example is 24 bare
+// alphanumerics) is still redacted when an upstream echoes it, header or not.
+func TestBareCredentialEchoedByTheUpstreamIsRedacted(t *testing.T) {
+	bare := "Xq7" + "Lm2Pz9Rt4Vw8Ky1Nb6Hc3Dj"
+	ts, _ := server(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(403)
+		fmt.Fprintf(w, "token %s is not allowed (header Bearer %s)", bare, bare)
+	})
+	c := client(t, ts.URL, func(o *Options) { o.Authorization, o.Secrets = "Bearer "+bare, []string{bare} })
+	_, err := get(c)
+	if err == nil || strings.Contains(err.Error(), bare) || !strings.Contains(err.Error(), "[redacted]") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// How a failure of a request that changes something is classified: the one place
+// the plugin decides whether an upstream may have acted.
+func TestActedByStatusAndKind(t *testing.T) {
+	cases := []struct {
+		name string
+		err  Error
+		want Acted
+	}{
+		{"400", Error{Kind: KindStatus, Status: 400}, ActedNo},
+		{"404", Error{Kind: KindStatus, Status: 404}, ActedNo},
+		{"429", Error{Kind: KindThrottled, Status: 429}, ActedNo},
+		{"503", Error{Kind: KindStatus, Status: 503}, ActedNo},
+		{"500", Error{Kind: KindStatus, Status: 500}, ActedMaybe},
+		{"502", Error{Kind: KindStatus, Status: 502}, ActedMaybe},
+		{"timeout", Error{Kind: KindTimeout}, ActedMaybe},
+		{"connection lost", Error{Kind: KindNetwork}, ActedMaybe},
+		{"connection never made", Error{Kind: KindNetwork, NeverSent: true}, ActedNo},
+		{"200 cut off", Error{Kind: KindNetwork, Status: 200}, ActedYes},
+		{"201 unreadable", Error{Kind: KindDecode, Status: 201}, ActedYes},
+	}
+	for _, tc := range cases {
+		if got := tc.err.Acted(); got != tc.want {
+			t.Errorf("%s: Acted() = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 

@@ -99,6 +99,39 @@ func (e *Error) statusText() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Acted says whether a failed request that changes something (a create, an update, a
+// revoke) took effect upstream. Callers map it to words; the HTTP reasoning is here.
+type Acted int
+
+const (
+	// ActedNo: certainly not: an answer that refuses (4xx, 429, 503) or a connection
+	// that was never made.
+	ActedNo Acted = iota
+	// ActedMaybe: unknown: a 5xx other than 503, no answer in time, or a connection
+	// lost after the request was sent.
+	ActedMaybe
+	// ActedYes: the upstream answered 2xx, but the answer was cut off or unreadable.
+	ActedYes
+)
+
+// Acted classifies the failure of a request that changes something.
+func (e *Error) Acted() Acted {
+	switch {
+	case e.Status >= 200 && e.Status < 300:
+		return ActedYes
+	case e.Kind == KindTimeout, e.Kind == KindDecode:
+		return ActedMaybe
+	case e.Kind == KindNetwork:
+		if e.NeverSent {
+			return ActedNo
+		}
+		return ActedMaybe
+	case e.Kind == KindStatus && e.Status >= 500 && e.Status != http.StatusServiceUnavailable:
+		return ActedMaybe
+	}
+	return ActedNo
+}
+
 // As returns the *Error inside err, if any.
 func As(err error) (*Error, bool) {
 	var e *Error

@@ -21,6 +21,10 @@ import (
 // Fuzz targets. Their seed corpora are real bodies from the sandbox, fetched when the
 // target starts, plus the bodies of the sandbox's fault variants.
 
+var cursorModes = []string{"number", "string", "mixed"}
+
+const listPath = "/v6/user/tokens"
+
 // sandboxBodies are list, get and user bodies in every cursor mode and under every
 // body fault the sandbox has.
 func sandboxBodies(tb testing.TB) [][]byte {
@@ -45,25 +49,20 @@ func sandboxBodies(tb testing.TB) [][]byte {
 		if mode == "mixed" {
 			out = append(out, get("/v5/user/tokens/current"), get("/v5/user/tokens/"+sb.VercelTokens()[3].ID),
 				get("/v2/user"), get("/v5/user/tokens/nope"))
-			for _, kind := range []string{"extra_fields", "missing_optional", "null_optional", "repeat_cursor",
-				"empty_page_with_next", "oversized_page", "wrong_shape", "html", "empty", "truncate"} {
+			for _, kind := range []string{"repeat_cursor", "empty_page_with_next", "oversized_page", "wrong_shape", "html", "empty", "truncate"} {
 				sb.ClearFaults()
-				sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: kind, Times: 1})
+				sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Kind: kind, Times: 1})
 				out = append(out, get(listPath+"?limit=3"))
 			}
 			for _, status := range []int{400, 403, 404, 429, 500} {
 				sb.ClearFaults()
-				sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: "status", Status: status, Times: 1})
+				sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Kind: "status", Status: status, Times: 1})
 				out = append(out, get(listPath))
 			}
 		}
 		srv.Close()
 	}
-	empty := sandbox.New(sandbox.Config{VercelTokens: -1})
-	srv := httptest.NewServer(empty)
-	out = append(out, testkit.FetchRaw(tb, http.MethodGet, srv.URL+"/vercel"+listPath, "Bearer "+empty.VercelToken(), ""))
-	srv.Close()
-	return out
+	return append(out, []byte(`{"tokens":[],"pagination":{}}`)) // an empty account, as the CLI's fixture has it
 }
 
 // pageCursor is the next cursor of a list body, for following pages in the setup.
@@ -127,13 +126,12 @@ func FuzzDecodePage(f *testing.F) {
 
 // FuzzTokenPath: whatever the id, a GET for it can only reach /v5/user/tokens/<one
 // segment> holding exactly that id; ids that could address anything else are refused by
-// Addressable, so callers list instead.
+// ValidTokenID, and cost no request.
 func FuzzTokenPath(f *testing.F) {
 	sb := sandbox.New(sandbox.Config{})
 	srv := httptest.NewServer(sb)
 	f.Cleanup(srv.Close)
-	c, err := New(upstream.Options{BaseURL: srv.URL + "/vercel", Authorization: "Bearer " + sb.VercelToken(),
-		Timeout: 5 * time.Second})
+	c, err := New(upstream.Options{BaseURL: srv.URL + "/vercel", Timeout: 5 * time.Second}, sb.VercelToken())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -156,13 +154,13 @@ func FuzzTokenPath(f *testing.F) {
 		if back, err := url.PathUnescape(seg); err != nil || back != id {
 			t.Fatalf("Segment(%q) = %q unescapes to %q, %v", id, seg, back, err)
 		}
-		addressable := Addressable(id)
+		addressable := ValidTokenID(id)
 		if addressable && (id == "" || id == "." || id == ".." || id == "current" || len(id) > 256 ||
 			strings.ContainsAny(id, "/?#%.") || strings.ContainsFunc(id, func(r rune) bool { return unicode.IsSpace(r) || r >= utf8.RuneSelf })) {
-			t.Fatalf("Addressable(%q) = true", id)
+			t.Fatalf("ValidTokenID(%q) = true", id)
 		}
 		if !addressable {
-			return // callers find such ids by listing, never with GetToken
+			return // no token has such an id: the table asks nothing
 		}
 		sb.ResetRequests()
 		tok, err := c.GetToken(context.Background(), id)

@@ -1,16 +1,19 @@
 // Package vercel is a small client for Vercel's user-token endpoints
-// (list v6, get v5, account v2), tolerant of the API's quirks: two cursor types,
+// (list v6, get v5, create and delete v3, account v2), tolerant of the API's quirks: two cursor types,
 // optional keys absent rather than null, and unknown keys added without notice.
 package vercel
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"iter"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 )
@@ -77,11 +80,13 @@ type User struct {
 // Client calls Vercel.
 type Client struct{ http *upstream.Client }
 
-// New returns a client; opts.Provider defaults to "Vercel".
-func New(opts upstream.Options) (*Client, error) {
+// New returns a client that authenticates with a personal token; opts.Provider
+// defaults to "Vercel".
+func New(opts upstream.Options, token string) (*Client, error) {
 	if opts.Provider == "" {
 		opts.Provider = "Vercel"
 	}
+	opts.Authorization, opts.Secrets = "Bearer "+token, []string{token}
 	opts.ParseError = parseError
 	c, err := upstream.New(opts)
 	if err != nil {
@@ -104,12 +109,13 @@ func parseError(body []byte) (string, string) {
 	return "", upstream.PlainMessage(body)
 }
 
-// addressable ids can be fetched with one GET. Anything else (a slash, a dot segment,
-// "current", which names the calling token rather than an id) is found by listing.
-var addressable = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+// A Vercel token id is a path-safe word (the API's own examples are 64 hex digits;
+// the CLI shows tok_...). Anything else names no token: the table answers it with no
+// request at all. "current" is not an id but the calling token's alias.
+var tokenID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 
-// Addressable reports whether GetToken can look id up directly.
-func Addressable(id string) bool { return addressable.MatchString(id) && id != "current" }
+// ValidTokenID reports whether id can be the id of a Vercel token.
+func ValidTokenID(id string) bool { return tokenID.MatchString(id) && id != "current" }
 
 // GetToken fetches one token. A token Vercel does not know is (nil, nil).
 func (c *Client) GetToken(ctx context.Context, id string) (*Token, error) {
@@ -141,6 +147,73 @@ func (c *Client) getToken(ctx context.Context, segment string) (*Token, error) {
 	return body.Token, nil
 }
 
+// CreateParams are what a new token is made of.
+type CreateParams struct {
+	Name      string
+	ExpiresAt *time.Time // nil: never expires
+	TeamID    string     // "": the token acts on the whole account
+}
+
+// Created is a new token and its secret, which Vercel shows this once.
+type Created struct {
+	Token       Token
+	BearerToken string
+}
+
+// CreateToken mints a token. It is repeated only when Vercel certainly did not act
+// (429, 503, a connection never made); otherwise the error's Acted() says whether a
+// token may exist whose secret nobody will see.
+func (c *Client) CreateToken(ctx context.Context, p CreateParams) (*Created, error) {
+	body := map[string]any{"name": p.Name}
+	if p.ExpiresAt != nil {
+		body["expiresAt"] = p.ExpiresAt.UnixMilli()
+	}
+	var q url.Values
+	if p.TeamID != "" {
+		q = url.Values{"teamId": {p.TeamID}}
+	}
+	resp, err := c.http.Do(ctx, upstream.Request{Method: http.MethodPost, Path: "/v3/user/tokens", Query: q, Body: body, Action: true})
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Token       *Token `json:"token"`
+		BearerToken string `json:"bearerToken"`
+	}
+	if err := resp.JSON(&out); err != nil {
+		return nil, err
+	}
+	if out.Token == nil || out.Token.ID == "" || out.BearerToken == "" {
+		return nil, resp.DecodeError("JSON of an unexpected shape (no token.id or bearerToken)")
+	}
+	return &Created{Token: *out.Token, BearerToken: out.BearerToken}, nil
+}
+
+// ErrNoSuchToken: Vercel has no token with the id given to DeleteToken.
+var ErrNoSuchToken = errors.New("no such token")
+
+// DeleteToken revokes a token ("current": the calling one). A success whose answer was
+// cut off counts as done; so does a 404 on a retry after an answer was lost, the first
+// attempt having done it. A token Vercel does not know is ErrNoSuchToken.
+func (c *Client) DeleteToken(ctx context.Context, id string) error {
+	segment := upstream.Segment(id)
+	if id == "current" {
+		segment = "current"
+	}
+	_, err := c.http.Do(ctx, upstream.Request{Method: http.MethodDelete, Path: "/v3/user/tokens/" + segment, Idempotent: true, Action: true})
+	if e, ok := upstream.As(err); ok {
+		switch {
+		case e.Acted() == upstream.ActedYes:
+			return nil
+		case upstream.IsNotFound(err) && e.Attempts > 1:
+			return nil
+		case upstream.IsNotFound(err):
+			return ErrNoSuchToken
+		}
+	}
+	return err
+}
+
 // User fetches the account behind the token.
 func (c *Client) User(ctx context.Context) (*User, error) {
 	resp, err := c.http.Do(ctx, upstream.Request{Method: http.MethodGet, Path: "/v2/user", Idempotent: true})
@@ -159,47 +232,111 @@ func (c *Client) User(ctx context.Context) (*User, error) {
 	return body.User, nil
 }
 
-// Pager walks the token list newest first, one page per Next.
-type Pager struct {
+// ListOptions shape a listing.
+type ListOptions struct {
+	// PageSize is asked before each request for the size of that page (clamped to
+	// 1..MaxPageSize); nil asks for full pages.
+	PageSize func() int
+	// Ahead is how many pages a fetcher may hold ahead of the consumer, so that
+	// requests never wait for rows to be built; 0 fetches a page only when it is asked
+	// for (what a LIMIT needs: no request the query does not use).
+	Ahead int
+	// BeforeNext runs before every request but the first (a rate limiter, or a check
+	// that the listing is still wanted); an error ends the listing with that error.
+	BeforeNext func(ctx context.Context) error
+}
+
+// Tokens walks the account's tokens newest first, one page per step. It stops with an
+// error rather than loop when Vercel repeats a cursor or sends an empty page that names
+// a next one. Breaking out of the loop stops the fetcher.
+func (c *Client) Tokens(ctx context.Context, o ListOptions) iter.Seq2[[]Token, error] {
+	return func(yield func([]Token, error) bool) {
+		p := &pager{c: c, o: o, seen: map[string]bool{}}
+		if o.Ahead <= 0 {
+			for p.more() {
+				tokens, err := p.next(ctx)
+				if !yield(tokens, err) || err != nil {
+					return
+				}
+			}
+			return
+		}
+		type page struct {
+			tokens []Token
+			err    error
+		}
+		parent := ctx
+		ctx, cancel := context.WithCancel(ctx)
+		pages := make(chan page, o.Ahead)
+		done := make(chan struct{})
+		finished := false                   // the fetcher handed over the last page (read after pages closes)
+		defer func() { cancel(); <-done }() // the fetcher is gone when the loop is
+		go func() {
+			defer close(done)
+			defer close(pages)
+			for p.more() {
+				tokens, err := p.next(ctx)
+				select {
+				case pages <- page{tokens, err}:
+				case <-ctx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+			finished = true
+		}()
+		for pg := range pages {
+			if !yield(pg.tokens, pg.err) || pg.err != nil {
+				return
+			}
+		}
+		// the fetcher stopped early because the caller's context ended: say so
+		if !finished && parent.Err() != nil {
+			yield(nil, parent.Err())
+		}
+	}
+}
+
+// pager is the state of one listing: the cursor, and the cursors seen so far.
+type pager struct {
 	c     *Client
-	limit int
+	o     ListOptions
 	until string // the previous page's pagination.next, as text
 	seen  map[string]bool
 	done  bool
 	pages int
 }
 
-// Tokens starts a listing with the given page size (1..MaxPageSize).
-func (c *Client) Tokens(pageSize int) *Pager {
-	return &Pager{c: c, limit: min(max(pageSize, 1), MaxPageSize), seen: map[string]bool{}}
-}
+func (p *pager) more() bool { return !p.done }
 
-// More reports whether another page may exist.
-func (p *Pager) More() bool { return !p.done }
-
-// Pages is how many pages were fetched.
-func (p *Pager) Pages() int { return p.pages }
-
-// SetPageSize changes the size of the following pages.
-func (p *Pager) SetPageSize(n int) { p.limit = min(max(n, 1), MaxPageSize) }
-
-// Next fetches the next page. It fails rather than loop when Vercel repeats a cursor
-// or sends an empty page that claims to have a successor.
-func (p *Pager) Next(ctx context.Context) ([]Token, error) {
-	q := url.Values{"limit": {strconv.Itoa(p.limit)}}
+func (p *pager) next(ctx context.Context) ([]Token, error) {
+	if p.pages > 0 && p.o.BeforeNext != nil {
+		if err := p.o.BeforeNext(ctx); err != nil {
+			p.done = true
+			return nil, err
+		}
+	}
+	size := MaxPageSize
+	if p.o.PageSize != nil {
+		size = min(max(p.o.PageSize(), 1), MaxPageSize)
+	}
+	q := url.Values{"limit": {strconv.Itoa(size)}}
 	if p.until != "" {
 		q.Set("until", p.until)
 	}
 	resp, err := p.c.http.Do(ctx, upstream.Request{Method: http.MethodGet, Path: "/v6/user/tokens", Query: q, Idempotent: true})
-	if err != nil {
-		return nil, err
-	}
 	p.pages++
-	tokens, cursor, err := decodePage(resp)
 	if err != nil {
+		p.done = true
 		return nil, err
 	}
+	tokens, cursor, err := decodePage(resp)
 	switch {
+	case err != nil:
+		p.done = true
+		return nil, err
 	case cursor == "":
 		p.done = true
 	case len(tokens) == 0:

@@ -3,10 +3,13 @@ package vercel
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
-	"reflect"
-	"strconv"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,49 +18,32 @@ import (
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 )
 
-// The client against the sandbox's Vercel, over real HTTP.
-
-const listPath = "/v6/user/tokens"
-
-var cursorModes = []string{"number", "string", "mixed"}
-
-// newTestClient has fast retries: 3 after the first attempt, backoff of milliseconds.
-func newTestClient(t testing.TB, sb *sandbox.Sandbox, serverURL string) *Client {
+func newTestClient(t testing.TB, token, base string) *Client {
 	t.Helper()
-	return newClientWithToken(t, serverURL, sb.VercelToken(), 3)
-}
-
-func newClientWithToken(t testing.TB, serverURL, token string, retries int) *Client {
-	t.Helper()
-	c, err := New(upstream.Options{BaseURL: serverURL + "/vercel", Authorization: "Bearer " + token,
-		MaxRetries: retries, Timeout: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
+	c, err := New(upstream.Options{BaseURL: base + "/vercel", Timeout: 5 * time.Second, MaxRetries: 3,
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}, token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-// walk pages until the pager says there is no more, or fails.
-func walk(t *testing.T, p *Pager) ([]Token, error) {
-	t.Helper()
+// walk lists every page, returning the tokens and the error that ended the walk.
+func walk(c *Client, o ListOptions) ([]Token, error) {
 	var all []Token
-	for p.More() {
-		page, err := p.Next(context.Background())
+	for page, err := range c.Tokens(context.Background(), o) {
 		if err != nil {
 			return all, err
 		}
 		all = append(all, page...)
-		if p.Pages() > 1000 {
-			t.Fatal("the pager does not stop")
-		}
 	}
 	return all, nil
 }
 
 func ids(tokens []Token) []string {
-	out := make([]string, len(tokens))
-	for i, t := range tokens {
-		out[i] = t.ID
+	var out []string
+	for _, t := range tokens {
+		out = append(out, t.ID)
 	}
 	return out
 }
@@ -70,401 +56,295 @@ func sandboxIDs(sb *sandbox.Sandbox) []string {
 	return out
 }
 
-// listQueries are the query strings of the list requests the sandbox received, in order.
-func listQueries(t *testing.T, sb *sandbox.Sandbox) []url.Values {
-	t.Helper()
-	var out []url.Values
-	for _, r := range sb.Requests() {
-		if r.Upstream != sandbox.UpstreamVercel || r.Path != listPath {
-			continue
-		}
-		q, err := url.ParseQuery(r.RawQuery)
-		if err != nil {
-			t.Fatalf("list request with an unparseable query %q: %v", r.RawQuery, err)
-		}
-		out = append(out, q)
-	}
-	return out
-}
-
-func assertEveryTokenOnce(t *testing.T, sb *sandbox.Sandbox, got []Token) {
-	t.Helper()
-	want := sandboxIDs(sb)
-	seen := map[string]bool{}
-	for _, id := range ids(got) {
-		if seen[id] {
-			t.Fatalf("token %s listed twice", id)
-		}
-		seen[id] = true
-	}
-	if !reflect.DeepEqual(ids(got), want) {
-		t.Fatalf("listed %d tokens %v\nwant %d in list order %v", len(got), ids(got), len(want), want)
-	}
-}
-
-func isNumeric(s string) bool {
-	_, err := strconv.ParseFloat(s, 64)
-	return err == nil
-}
-
-func TestPagerWalksEveryTokenOnceInEachCursorMode(t *testing.T) {
-	for _, mode := range cursorModes {
-		sb, u := testkit.StartSandbox(t, sandbox.Config{VercelCursor: mode})
-		c := newTestClient(t, sb, u)
-		n := len(sb.VercelTokens())
-		for _, size := range []int{1, 7, 10, n, MaxPageSize} {
-			t.Run(mode+"/"+strconv.Itoa(size), func(t *testing.T) {
-				sb.ResetRequests()
-				p := c.Tokens(size)
-				got, err := walk(t, p)
+func TestTokensWalksEveryTokenOnceInEachCursorMode(t *testing.T) {
+	for _, mode := range []string{"number", "string", "mixed"} {
+		for _, ahead := range []int{0, 2} {
+			t.Run(fmt.Sprintf("%s/ahead=%d", mode, ahead), func(t *testing.T) {
+				t.Parallel()
+				sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 239, VercelCursor: mode})
+				got, err := walk(newTestClient(t, sb.VercelToken(), u), ListOptions{Ahead: ahead})
 				if err != nil {
 					t.Fatal(err)
 				}
-				assertEveryTokenOnce(t, sb, got)
-				pages := (n + size - 1) / size
-				qs := listQueries(t, sb)
-				if len(qs) != pages || p.Pages() != pages || p.More() {
-					t.Fatalf("%d requests, Pages %d, More %v; want %d pages then stop at next: null", len(qs), p.Pages(), p.More(), pages)
+				if !slices.Equal(ids(got), sandboxIDs(sb)) {
+					t.Fatalf("%d tokens, not the sandbox's %d in order", len(got), len(sandboxIDs(sb)))
 				}
-				for i, q := range qs {
-					if q.Get("limit") != strconv.Itoa(size) {
-						t.Fatalf("request %d asked limit=%q, want %d", i, q.Get("limit"), size)
-					}
-					until := q.Get("until")
-					if i == 0 {
-						if q.Has("until") {
-							t.Fatalf("the first request sent until=%q", until)
-						}
-						continue
-					}
-					// Each mode's cursor type reaches the next request unchanged.
-					wantNumber := mode == "number" || (mode == "mixed" && i%2 == 1)
-					if until == "" || isNumeric(until) != wantNumber {
-						t.Fatalf("request %d sent until=%q; a %s cursor was expected", i, until, map[bool]string{true: "number", false: "string"}[wantNumber])
-					}
+				var untils []string
+				for _, r := range sb.Requests() {
+					q, _ := url.ParseQuery(r.RawQuery)
+					untils = append(untils, q.Get("until"))
+				}
+				if len(untils) != 3 || untils[0] != "" || untils[1] == "" || untils[2] == "" {
+					t.Fatalf("pages asked with until %q", untils)
 				}
 			})
 		}
 	}
 }
 
-func TestPagerEmptyAccount(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: -1})
-	p := newTestClient(t, sb, u).Tokens(10)
-	got, err := walk(t, p)
-	if err != nil || len(got) != 0 || p.Pages() != 1 {
-		t.Fatalf("empty account (pagination {}): %d tokens, %d pages, err %v", len(got), p.Pages(), err)
+func TestPageSizeIsAskedBeforeEachPage(t *testing.T) {
+	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 109})
+	sizes := []int{5, 250, 0}
+	var asked int
+	got, err := walk(newTestClient(t, sb.VercelToken(), u), ListOptions{PageSize: func() int {
+		n := sizes[min(asked, len(sizes)-1)]
+		asked++
+		return n
+	}})
+	if err != nil || len(got) != 120 {
+		t.Fatalf("%d tokens, %v", len(got), err)
 	}
-}
-
-func TestSetPageSize(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{})
-	c := newTestClient(t, sb, u)
-	p := c.Tokens(5)
-	var got []Token
-	for _, next := range []int{12, 0, 1000} {
-		page, err := p.Next(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, page...)
-		p.SetPageSize(next)
-	}
-	rest, err := walk(t, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertEveryTokenOnce(t, sb, append(got, rest...))
 	var limits []string
-	for _, q := range listQueries(t, sb) {
+	for _, r := range sb.Requests() {
+		q, _ := url.ParseQuery(r.RawQuery)
 		limits = append(limits, q.Get("limit"))
 	}
-	// 5, then 12, then 0 clamped to 1, then 1000 clamped to 100 (the rest in one page).
-	if want := []string{"5", "12", "1", "100"}; !reflect.DeepEqual(limits, want) {
-		t.Fatalf("limits sent %v, want %v", limits, want)
-	}
-
-	for size, want := range map[int]string{-3: "1", 0: "1", 1: "1", 100: "100", 101: "100", 1 << 30: "100"} {
-		sb.ResetRequests()
-		if _, err := c.Tokens(size).Next(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if got := listQueries(t, sb)[0].Get("limit"); got != want {
-			t.Errorf("Tokens(%d) asked limit=%s, want %s", size, got, want)
-		}
+	// clamped to 1..100: 5, then 100 (250 asked), then 1 (0 asked) until the end
+	if len(limits) < 3 || limits[0] != "5" || limits[1] != "100" || limits[2] != "1" {
+		t.Fatalf("limits %v", limits)
 	}
 }
 
-// A cursor that names the page just served, or an empty page that claims a successor,
-// must end the listing with a protocol error instead of looping.
-func TestPagerStopsOnLoopingCursors(t *testing.T) {
-	for _, mode := range cursorModes {
-		for _, kind := range []string{"repeat_cursor", "empty_page_with_next"} {
-			for _, after := range []int{0, 2} {
-				t.Run(mode+"/"+kind+"/after_"+strconv.Itoa(after), func(t *testing.T) {
-					sb, u := testkit.StartSandbox(t, sandbox.Config{VercelCursor: mode})
-					sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: kind, After: after})
-					p := newTestClient(t, sb, u).Tokens(5)
-					got, err := walk(t, p)
-					e := testkit.AsUpstream(t, err)
-					if e.Kind != upstream.KindProtocol {
-						t.Fatalf("kind %v, want KindProtocol: %v", e.Kind, err)
-					}
-					// repeat_cursor from the first page: that page's cursor is new, so the
-					// loop shows on the second request. Otherwise the faulty page itself fails.
-					want := after + 1
-					if kind == "repeat_cursor" && after == 0 {
-						want = 2
-					}
-					if n := sb.Count(sandbox.UpstreamVercel, "GET", listPath); n != want {
-						t.Fatalf("%d list requests, want %d", n, want)
-					}
-					if p.More() {
-						t.Fatal("More() after the protocol error")
-					}
-					if len(got) != 5*(want-1) {
-						t.Fatalf("%d tokens before the error, want %d", len(got), 5*(want-1))
-					}
-				})
-			}
+func TestBeforeNextRunsBetweenPagesAndCanStop(t *testing.T) {
+	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 289})
+	var calls atomic.Int32
+	stop := errors.New("enough")
+	got, err := walk(newTestClient(t, sb.VercelToken(), u), ListOptions{Ahead: 2, BeforeNext: func(context.Context) error {
+		if calls.Add(1) == 2 {
+			return stop
+		}
+		return nil
+	}})
+	if !errors.Is(err, stop) || len(got) != 200 || sb.Count(sandbox.ProviderVercel, "GET", "/v6/user/tokens") != 2 {
+		t.Fatalf("%d tokens, %v, %d pages", len(got), err, sb.Count(sandbox.ProviderVercel, "GET", "/v6/user/tokens"))
+	}
+}
+
+// Breaking out of the loop stops the fetcher, and no request follows: under -race
+// this is the check that the fetcher and the consumer share nothing unguarded.
+func TestBreakingOutStopsTheFetcher(t *testing.T) {
+	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 989, Latency: 5 * time.Millisecond})
+	c := newTestClient(t, sb.VercelToken(), u)
+	for page, err := range c.Tokens(context.Background(), ListOptions{Ahead: 2}) {
+		if err != nil || len(page) != 100 {
+			t.Fatalf("%d tokens, %v", len(page), err)
+		}
+		break
+	}
+	time.Sleep(50 * time.Millisecond) // requests cut short are logged as their handlers end
+	n := sb.Count(sandbox.ProviderVercel, "", "")
+	time.Sleep(100 * time.Millisecond)
+	if n > 3 || sb.Count(sandbox.ProviderVercel, "", "") != n {
+		t.Fatalf("%d requests, then %d: the fetcher went on", n, sb.Count(sandbox.ProviderVercel, "", ""))
+	}
+}
+
+func TestCancelledListingStops(t *testing.T) {
+	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 989, Latency: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	var err error
+	for _, err = range newTestClient(t, sb.VercelToken(), u).Tokens(ctx, ListOptions{Ahead: 2}) {
+		if err != nil {
+			break
 		}
 	}
-}
-
-func TestPagerAcceptsOversizedPageWhole(t *testing.T) {
-	for _, mode := range cursorModes {
-		t.Run(mode, func(t *testing.T) {
-			sb, u := testkit.StartSandbox(t, sandbox.Config{VercelCursor: mode})
-			sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: "oversized_page", Times: 1})
-			p := newTestClient(t, sb, u).Tokens(4)
-			first, err := p.Next(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(first) != 20 {
-				t.Fatalf("first page has %d tokens, want all 20 the server sent for limit 4", len(first))
-			}
-			rest, err := walk(t, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			assertEveryTokenOnce(t, sb, append(first, rest...))
-		})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
 	}
 }
 
-// Bodies no client may accept. html is a proxy's 502 page (a status error after the
-// retries); truncate declares a Content-Length and hangs up half-way (a network error
-// carrying the 200 it was cut from, after the retries).
-func TestUnusableBodies(t *testing.T) {
-	cases := []struct {
-		kind     string
-		want     upstream.Kind
-		status   int
-		attempts int
-	}{
-		{"wrong_shape", upstream.KindDecode, 200, 1},
-		{"empty", upstream.KindDecode, 200, 1},
-		{"html", upstream.KindStatus, 502, 4},
-		{"truncate", upstream.KindNetwork, 200, 4},
-	}
-	calls := map[string]func(*Client, *sandbox.Sandbox) error{
-		"list": func(c *Client, _ *sandbox.Sandbox) error {
-			_, err := c.Tokens(10).Next(context.Background())
-			return err
-		},
-		"get": func(c *Client, sb *sandbox.Sandbox) error {
-			_, err := c.GetToken(context.Background(), sb.VercelTokens()[2].ID)
-			return err
-		},
-		"current": func(c *Client, _ *sandbox.Sandbox) error { _, err := c.CurrentToken(context.Background()); return err },
-		"user":    func(c *Client, _ *sandbox.Sandbox) error { _, err := c.User(context.Background()); return err },
-	}
-	for _, tc := range cases {
-		for name, call := range calls {
-			t.Run(tc.kind+"/"+name, func(t *testing.T) {
-				sb, u := testkit.StartSandbox(t, sandbox.Config{})
-				sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: tc.kind, Times: 100})
-				err := call(newTestClient(t, sb, u), sb)
-				e := testkit.AsUpstream(t, err)
-				if e.Kind != tc.want || e.Status != tc.status || e.Attempts != tc.attempts {
-					t.Fatalf("kind %v status %d attempts %d, want %v %d %d: %v", e.Kind, e.Status, e.Attempts, tc.want, tc.status, tc.attempts, err)
-				}
-				if n := sb.Count(sandbox.UpstreamVercel, "", ""); n != tc.attempts {
-					t.Fatalf("%d requests, want %d", n, tc.attempts)
-				}
-				if strings.Contains(err.Error(), "<html") || strings.Contains(err.Error(), sb.VercelToken()) {
-					t.Fatalf("error quotes the body or the token: %v", err)
-				}
-			})
-		}
-	}
-}
-
-// Unknown keys, and optional keys left out or sent as null, decode; the optional
-// fields are then nil.
-func TestTolerantBodies(t *testing.T) {
-	sb0, u0 := testkit.StartSandbox(t, sandbox.Config{})
-	plain, err := walk(t, newTestClient(t, sb0, u0).Tokens(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, kind := range []string{"extra_fields", "missing_optional", "null_optional"} {
+func TestLoopingCursorsStop(t *testing.T) {
+	for kind, want := range map[string]string{
+		"repeat_cursor":        "page 2 repeats an earlier pagination cursor; stopping rather than looping",
+		"empty_page_with_next": "page 2 is empty but names a next page; stopping rather than looping",
+	} {
 		t.Run(kind, func(t *testing.T) {
-			sb, u := testkit.StartSandbox(t, sandbox.Config{})
-			sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: kind})
-			c := newTestClient(t, sb, u)
-			got, err := walk(t, c.Tokens(7))
-			if err != nil {
-				t.Fatal(err)
+			sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 189})
+			sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Path: "/v6/user/tokens", After: 1, Kind: kind})
+			_, err := walk(newTestClient(t, sb.VercelToken(), u), ListOptions{})
+			e := testkit.AsUpstream(t, err)
+			if e.Kind != upstream.KindProtocol || !strings.Contains(err.Error(), want) || sb.Count("", "", "") != 2 {
+				t.Fatalf("%v after %d requests", err, sb.Count("", "", ""))
 			}
-			assertEveryTokenOnce(t, sb, got)
-			current, err := c.CurrentToken(context.Background())
-			if err != nil {
-				t.Fatal(err)
+		})
+	}
+}
+
+func TestOversizedPageIsTakenWhole(t *testing.T) {
+	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 389})
+	sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Path: "/v6/user/tokens", Kind: "oversized_page"})
+	got, err := walk(newTestClient(t, sb.VercelToken(), u), ListOptions{PageSize: func() int { return 50 }})
+	if err != nil || !slices.Equal(ids(got), sandboxIDs(sb)) {
+		t.Fatalf("%d tokens, %v", len(got), err)
+	}
+}
+
+// serve answers every request with body (and status 200).
+func serve(t *testing.T, body string) string {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) }))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// Vercel's bodies vary: unknown keys, optional keys absent or null, an empty list
+// answered with pagination {}, cursors of two types. All decode.
+func TestTolerantBodies(t *testing.T) {
+	for name, tc := range map[string]struct {
+		body string
+		ids  []string
+	}{
+		"unknown keys":            {`{"tokens":[{"id":"a","name":"x","type":"t","createdAt":1,"activeAt":2,"newField":{"x":1}}],"pagination":{"count":1,"next":null,"prev":null,"more":true}}`, []string{"a"}},
+		"optional keys null":      {`{"tokens":[{"id":"a","name":"x","type":"t","createdAt":1,"activeAt":2,"prefix":null,"expiresAt":null,"scopes":null}],"pagination":{"next":null}}`, []string{"a"}},
+		"an empty account":        {`{"tokens":[],"pagination":{}}`, nil},
+		"no pagination":           {`{"tokens":[{"id":"a","name":"x","type":"t","createdAt":1,"activeAt":2}]}`, []string{"a"}},
+		"a float timestamp":       {`{"tokens":[{"id":"a","name":"x","type":"t","createdAt":1.7e12,"activeAt":2}],"pagination":{"next":null}}`, []string{"a"}},
+		"next of zero is the end": {`{"tokens":[{"id":"a","name":"x","type":"t","createdAt":1,"activeAt":2}],"pagination":{"next":0}}`, []string{"a"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := walk(newTestClient(t, "tok", serve(t, tc.body)), ListOptions{})
+			if err != nil || !slices.Equal(ids(got), tc.ids) {
+				t.Fatalf("%v %v", ids(got), err)
 			}
-			one, err := c.GetToken(context.Background(), got[3].ID)
-			if err != nil || one == nil || one.ID != got[3].ID {
-				t.Fatalf("get %s: %v %v", got[3].ID, one, err)
-			}
-			user, err := c.User(context.Background())
-			if err != nil || user.Email != sb.VercelAccount().Email {
-				t.Fatalf("user: %+v %v", user, err)
-			}
-			all := append(got, *current, *one)
-			for i := range all {
-				tok := &all[i]
-				if tok.ID == "" || tok.Name == "" || tok.CreatedAt.Ptr() == nil || tok.ActiveAt == nil {
-					t.Fatalf("required fields lost: %#v", tok)
-				}
-				if kind == "extra_fields" {
-					continue
-				}
-				optional := []any{tok.Prefix, tok.Suffix, tok.Origin, tok.ExpiresAt, tok.RevokedAt, tok.LeakedAt, tok.LeakedURL}
-				for j, v := range optional {
-					if !reflect.ValueOf(v).IsNil() {
-						t.Fatalf("token %s: optional field %d is %v, want nil", tok.ID, j, v)
-					}
-				}
-				if tok.ScopesJSON() != nil || tok.TeamID() != nil {
-					t.Fatalf("token %s: scopes %s, team %v; want nil", tok.ID, tok.ScopesJSON(), tok.TeamID())
-				}
-			}
-			if kind == "extra_fields" {
-				// Same tokens as without the extra keys, field by field (scopes aside:
-				// they are kept as sent, extra keys included).
-				for i := range got {
-					a, b := got[i], plain[i]
-					a.Scopes, b.Scopes = nil, nil
-					if !reflect.DeepEqual(a, b) {
-						t.Fatalf("token %d differs with extra fields:\n%#v\n%#v", i, a, b)
-					}
+			for _, tok := range got {
+				if tok.Prefix != nil || tok.ExpiresAt.Ptr() != nil || tok.ScopesJSON() != nil || tok.TeamID() != nil {
+					t.Fatalf("an absent or null optional field is not nil: %#v", tok)
 				}
 			}
 		})
 	}
 }
 
-func TestGetTokenCurrentTokenAndUser(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{})
-	c := newTestClient(t, sb, u)
-	ctx := context.Background()
-	for _, want := range sb.VercelTokens()[:5] {
-		got, err := c.GetToken(ctx, want.ID)
-		if err != nil || got == nil || got.ID != want.ID || got.Name != want.Name || got.CreatedAt.UnixMilli() != want.CreatedAt {
-			t.Fatalf("GetToken(%s) = %+v, %v", want.ID, got, err)
+// Bodies that are JSON but not a token list: the error says which part, and quotes nothing.
+func TestWrongShapes(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"pagination":{}}`:                           "no tokens array",
+		`{"tokens":[{"name":"x"}]}`:                   "tokens[0] has no id",
+		`{"tokens":{},"pagination":[]}`:               "JSON of an unexpected shape",
+		`{"tokens":[],"pagination":{"next":{"a":1}}}`: "pagination.next is neither a number, a string nor null",
+	} {
+		_, err := walk(newTestClient(t, "tok", serve(t, body)), ListOptions{})
+		e := testkit.AsUpstream(t, err)
+		if e.Kind != upstream.KindDecode || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", body, err)
 		}
 	}
-	sb.ResetRequests()
-	got, err := c.GetToken(ctx, "0000unknown0000")
-	if got != nil || err != nil {
-		t.Fatalf("unknown id: %+v, %v; want nil, nil", got, err)
-	}
-	if n := sb.Count(sandbox.UpstreamVercel, "GET", "/v5/user/tokens/0000unknown0000"); n != 1 {
-		t.Fatalf("a 404 is final: %d requests", n)
-	}
+}
 
-	cur, err := c.CurrentToken(ctx)
-	if err != nil || cur.ID != sb.CurrentVercelTokenID() {
-		t.Fatalf("CurrentToken = %+v, %v; want id %s", cur, err, sb.CurrentVercelTokenID())
+func TestGetCurrentAndUser(t *testing.T) {
+	sb, u := testkit.StartSandbox(t, sandbox.Config{})
+	c := newTestClient(t, sb.VercelToken(), u)
+	ctx := context.Background()
+	one, err := c.GetToken(ctx, "tok_Rayc4stM1n1mal0K3y")
+	if err != nil || one == nil || one.Name != "raycast" {
+		t.Fatalf("get: %+v %v", one, err)
+	}
+	if missing, err := c.GetToken(ctx, "tok_none"); err != nil || missing != nil {
+		t.Fatalf("a token Vercel does not know: %+v %v", missing, err)
+	}
+	current, err := c.CurrentToken(ctx)
+	if err != nil || current.ID != sandbox.CurrentVercelTokenID {
+		t.Fatalf("current: %+v %v", current, err)
 	}
 	user, err := c.User(ctx)
-	want := sb.VercelAccount()
-	if err != nil || user.ID != want.ID || user.Email != want.Email || user.Username != want.Username || user.DefaultTeamID != want.DefaultTeamID {
-		t.Fatalf("User = %+v, %v; want %+v", user, err, want)
+	if err != nil || user.Email != "ada@example.com" {
+		t.Fatalf("user: %+v %v", user, err)
+	}
+	if sb.Requests()[0].Path != "/v5/user/tokens/tok_Rayc4stM1n1mal0K3y" || sb.Requests()[2].Path != "/v5/user/tokens/current" {
+		t.Fatalf("paths %v", sb.Requests())
 	}
 }
 
-func TestInvalidTokenIsAStatusErrorWithVercelsCode(t *testing.T) {
+func TestCreateAndDelete(t *testing.T) {
 	sb, u := testkit.StartSandbox(t, sandbox.Config{})
-	c := newClientWithToken(t, u, "vcp_not_a_token_of_this_account", 3)
-	_, err := c.User(context.Background())
-	e := testkit.AsUpstream(t, err)
-	if e.Kind != upstream.KindStatus || e.Status != 403 || e.Code != "forbidden" || e.Message != "Not authorized" || e.Attempts != 1 {
-		t.Fatalf("%#v", e)
+	c := newTestClient(t, sb.VercelToken(), u)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	made, err := c.CreateToken(ctx, CreateParams{Name: "bot", ExpiresAt: &exp, TeamID: sandbox.TeamAnalytics})
+	if err != nil || made.Token.Name != "bot" || made.BearerToken == "" || *made.Token.TeamID() != sandbox.TeamAnalytics || !made.Token.ExpiresAt.Equal(exp) {
+		t.Fatalf("create: %+v %v", made, err)
 	}
-	if _, err := c.GetToken(context.Background(), "abc"); !upstream.IsStatus(err, 403) {
-		t.Fatalf("GetToken with a bad credential must not look like a missing token: %v", err)
-	}
-	if n := sb.Count("", "", ""); n != 2 {
-		t.Fatalf("%d requests, want 2 (no retries of a 403)", n)
-	}
-}
-
-func TestThrottledListIsRetried(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{})
-	sb.AddFault(sandbox.Fault{Upstream: sandbox.UpstreamVercel, Kind: "status", Status: 429, RetryAfter: "0", Times: 2})
-	got, err := walk(t, newTestClient(t, sb, u).Tokens(100))
-	if err != nil {
+	if err := c.DeleteToken(ctx, made.Token.ID); err != nil {
 		t.Fatal(err)
 	}
-	assertEveryTokenOnce(t, sb, got)
-	if n := sb.Count(sandbox.UpstreamVercel, "GET", listPath); n != 3 {
-		t.Fatalf("%d requests, want 3", n)
+	if err := c.DeleteToken(ctx, made.Token.ID); !errors.Is(err, ErrNoSuchToken) {
+		t.Fatalf("deleting it again: %v", err)
 	}
 }
 
-func TestAddressable(t *testing.T) {
-	yes := []string{"a", "abc123", "tok_ABC-def_9", strings.Repeat("f", 64), strings.Repeat("a", 256), "Current", "-", "_", "0"}
-	no := []string{"", "current", ".", "..", "a/b", "/", "a?b", "a#b", "a%2Fb", "%", "a b", " a", "a\t", "a\n", "ünï",
-		"tok\u00a0", "a.b", strings.Repeat("a", 257), "a+b", "a=b", "a:b", "a;b", `a\b`, "a\x00"}
-	for _, id := range yes {
-		if !Addressable(id) {
-			t.Errorf("Addressable(%q) = false", id)
-		}
+// What a failed write leaves behind is the error's Acted(); the table turns it into words.
+func TestWriteOutcomes(t *testing.T) {
+	cases := []struct {
+		name    string
+		fault   sandbox.Fault
+		call    func(c *Client) error
+		acted   upstream.Acted
+		ok      bool
+		creates int
+	}{
+		{"create refused", sandbox.Fault{Kind: "status", Status: 400}, create, upstream.ActedNo, false, 1},
+		{"create answered 500: not repeated", sandbox.Fault{Kind: "status", Status: 500}, create, upstream.ActedMaybe, false, 1},
+		{"create throttled once: repeated", sandbox.Fault{Kind: "status", Status: 429, RetryAfter: "0", Times: 1}, create, 0, true, 2},
+		{"create answer cut off: not repeated", sandbox.Fault{Kind: "truncate"}, create, upstream.ActedYes, false, 1},
+		{"delete answer cut off: done", sandbox.Fault{Kind: "truncate", Method: "DELETE"}, remove, 0, true, 0},
+		{"delete answered 502 after deleting, then 404: done", sandbox.Fault{Kind: "acted_then_status", Status: 502, Method: "DELETE", Times: 1}, remove, 0, true, 0},
+		{"delete of an unknown token", sandbox.Fault{Kind: "status", Status: 404, Method: "GET"}, removeUnknown, 0, true, 0},
 	}
-	for _, id := range no {
-		if Addressable(id) {
-			t.Errorf("Addressable(%q) = true", id)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sb, u := testkit.StartSandbox(t, sandbox.Config{})
+			tc.fault.Provider = sandbox.ProviderVercel
+			sb.AddFault(tc.fault)
+			err := tc.call(newTestClient(t, sb.VercelToken(), u))
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if e := testkit.AsUpstream(t, err); e.Acted() != tc.acted {
+				t.Fatalf("Acted() = %v, want %v: %v", e.Acted(), tc.acted, err)
+			}
+			if n := sb.Count(sandbox.ProviderVercel, "POST", "/v3/user/tokens"); n != tc.creates {
+				t.Fatalf("%d creates, want %d", n, tc.creates)
+			}
+		})
+	}
+}
+
+func create(c *Client) error {
+	_, err := c.CreateToken(context.Background(), CreateParams{Name: "bot"})
+	return err
+}
+
+func remove(c *Client) error { return c.DeleteToken(context.Background(), "tok_Rayc4stM1n1mal0K3y") }
+
+func removeUnknown(c *Client) error {
+	if err := c.DeleteToken(context.Background(), "tok_none"); !errors.Is(err, ErrNoSuchToken) {
+		return fmt.Errorf("want ErrNoSuchToken, got %w", err)
+	}
+	return nil
+}
+
+func TestValidTokenID(t *testing.T) {
+	for id, want := range map[string]bool{
+		sandbox.CurrentVercelTokenID: true, "tok_abc-DEF_123": true, "current": false, "": false, "a/b": false,
+		"..": false, "x y": false, "ünï": false, strings.Repeat("a", 256): true, strings.Repeat("a", 257): false,
+	} {
+		if ValidTokenID(id) != want {
+			t.Errorf("ValidTokenID(%q) = %v", id, !want)
 		}
 	}
 }
 
 func TestCursorText(t *testing.T) {
-	cases := []struct {
-		raw  string
-		want string
-		ok   bool
-	}{
-		{"", "", true}, {"null", "", true}, {`""`, "", true}, {"false", "", true}, {"0", "", true},
-		{"1751000000000", "1751000000000", true}, {" 17 ", "17", true}, {"-5", "-5", true}, {"1.5e3", "1.5e3", true},
-		{`"dG9rLnYx"`, "dG9rLnYx", true}, {`"a+b/c="`, "a+b/c=", true}, {`"\u00e9"`, "é", true},
-		{"true", "", false}, {"{}", "", false}, {"[1]", "", false}, {"-", "", false}, {`"unterminated`, "", false},
-	}
-	for _, tc := range cases {
-		got, ok := cursorText([]byte(tc.raw))
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("cursorText(%q) = %q, %v; want %q, %v", tc.raw, got, ok, tc.want, tc.ok)
+	for raw, want := range map[string]string{`null`: "", ``: "", `""`: "", `0`: "", `1754400000000`: "1754400000000",
+		`1.7544e12`: "1.7544e12", `"opaque+/="`: "opaque+/=", `-5`: "-5"} {
+		if got, ok := cursorText([]byte(raw)); !ok || got != want {
+			t.Errorf("cursorText(%s) = %q %v", raw, got, ok)
 		}
 	}
-}
-
-func TestCancelledListStops(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{})
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err := newTestClient(t, sb, u).Tokens(10).Next(ctx)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v", err)
+	for _, bad := range []string{`{}`, `[]`, `true`, `"unterminated`} {
+		if _, ok := cursorText([]byte(bad)); ok {
+			t.Errorf("cursorText(%s) accepted", bad)
+		}
 	}
 }

@@ -1,0 +1,176 @@
+package tokens
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
+)
+
+// The action mechanism, shared by every table that creates, changes or revokes
+// (sign_in_tokens, user_token_actions). Steampipe is read-only, so an action is a
+// SELECT whose conditions are its inputs and whose rows are its outcomes. The rules,
+// per scan (docs/reliability.md, "Actions"; the unit is the scan: nothing identifies a statement):
+//
+//   - Every input is an exact condition the plugin sees; any other condition, and a
+//     LIMIT, is refused before anything happens: PostgreSQL could drop an outcome's
+//     row after the action, and a created secret with it.
+//   - One action per distinct input: claims are shared by the lists the SDK runs in
+//     parallel for an IN list.
+//   - An action in flight is finished even when the scan is cancelled, since only its
+//     answer says what to undo. A row handed to the SDK counts as delivered and is
+//     never undone; a creation whose row was not delivered (cancelled meanwhile, or
+//     the scan failed) is revoked again.
+//   - A scan that fails delivers nothing: PostgreSQL discards its rows, so what it
+//     created is revoked and the error says so.
+//   - Never cached (each table turns the query cache off) and never retried by the
+//     SDK (no retry config); the clients repeat a request only when the upstream
+//     certainly did not act on it.
+
+// action is one create, update or revoke.
+type action struct {
+	key string // the distinct input: one action per key per scan
+	// do acts and returns the outcome's row and, for a creation, how to revoke it.
+	do func(ctx context.Context) (row any, undo *undo, err error)
+}
+
+// undo revokes something an action created.
+type undo struct {
+	what string // "Vercel token tok_..." as a message names it
+	run  func(ctx context.Context) error
+}
+
+type actionScan struct {
+	claims
+	mu      sync.Mutex
+	failed  bool
+	created []*undo // what this scan created, in order
+}
+
+var actionScans = scanStates[*actionScan]{new: func() *actionScan { return &actionScan{} }}
+
+// runActions carries out a list call's actions in order, streaming each outcome.
+func runActions(ctx context.Context, d *plugin.QueryData, actions []action) error {
+	scan := actionScans.of(d)
+	for _, a := range actions {
+		if !scan.claim(a.key) {
+			continue
+		}
+		row, u, err := a.do(context.WithoutCancel(ctx))
+		if err != nil {
+			return scan.fail(ctx, err)
+		}
+		if !scan.keep(ctx, u) {
+			return ctx.Err()
+		}
+		d.StreamListItem(ctx, row)
+	}
+	return nil
+}
+
+// keep records a creation, or revokes it at once when its row can no longer be
+// delivered: the scan was cancelled or has failed.
+func (s *actionScan) keep(ctx context.Context, u *undo) bool {
+	s.mu.Lock()
+	gone := s.failed || ctx.Err() != nil
+	if !gone && u != nil {
+		s.created = append(s.created, u)
+	}
+	s.mu.Unlock()
+	if gone && u != nil {
+		_ = u.run(context.WithoutCancel(ctx))
+	}
+	return !gone
+}
+
+// fail marks the scan failed and revokes what it created, saying so in the error.
+// A cancelled scan revokes nothing more: its rows may already have been read.
+func (s *actionScan) fail(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.failed = true
+	created := s.created
+	s.created = nil
+	s.mu.Unlock()
+	if len(created) == 0 {
+		return err
+	}
+	var revoked, kept []string
+	for _, u := range created {
+		if uerr := u.run(context.WithoutCancel(ctx)); uerr != nil {
+			kept = append(kept, u.what)
+		} else {
+			revoked = append(revoked, u.what)
+		}
+	}
+	note := "the query failed, so what it had created was revoked again: " + strings.Join(revoked, ", ")
+	if len(kept) > 0 {
+		note = fmt.Sprintf("the query failed; revoked again: %s; COULD NOT BE REVOKED, revoke by hand: %s",
+			orNone(revoked), strings.Join(kept, ", "))
+	}
+	return &ActionError{Err: err, Note: note}
+}
+
+// ActionError is an action's failure with what the plugin did about it.
+type ActionError struct {
+	Err  error
+	Note string
+}
+
+func (e *ActionError) Error() string { return e.Err.Error() + " (" + e.Note + ")" }
+func (e *ActionError) Unwrap() error { return e.Err }
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	return strings.Join(s, ", ")
+}
+
+// actionInputs checks a query against the inputs its action takes: only `=`
+// conditions (an IN list is several) on those columns, no LIMIT, and the columns
+// that carry a new secret asked for. forms shows the valid queries.
+type actionInputs struct {
+	table    string
+	forms    string
+	allowed  []string // input columns of this action
+	secrets  []string // a creation must select one of these: its secret is shown once
+	creating bool
+}
+
+func (in actionInputs) check(d *plugin.QueryData) error {
+	if d.QueryContext.Limit != nil {
+		return in.usage("an action query cannot have a LIMIT: PostgreSQL would discard the outcome of every action past it")
+	}
+	for col, qs := range d.QueryContext.UnsafeQuals {
+		if !slices.Contains(in.allowed, col) {
+			return in.usage(fmt.Sprintf("this action does not take %s", col))
+		}
+		for _, q := range qs.Quals {
+			if op := q.GetStringValue(); op != "=" {
+				return in.usage(fmt.Sprintf("%s %s ...: an input is given with = (or IN)", col, op))
+			}
+		}
+	}
+	if in.creating && len(in.secrets) > 0 && !wants(d, in.secrets...) {
+		return in.usage(fmt.Sprintf("select the %s column: the new secret is shown once, and a creation whose secret no row shows is refused",
+			strings.Join(in.secrets, " or ")))
+	}
+	return nil
+}
+
+func (in actionInputs) usage(problem string) error {
+	return &UsageError{Table: in.table, Message: problem + ".\n" + in.forms}
+}
+
+// flagOff is the refusal of an action the connection has not switched on.
+func flagOff(table string, s *settings, flag argument, what string) error {
+	return &UsageError{Table: table, Message: fmt.Sprintf(
+		"this query would %s, which connection %q does not allow: set %s = true in its connection config to allow it",
+		what, s.connection, flag.name)}
+}
