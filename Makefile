@@ -3,11 +3,17 @@
 STEAMPIPE_INSTALL_DIR ?= $(HOME)/.steampipe
 PLUGIN_DIR            := $(STEAMPIPE_INSTALL_DIR)/plugins/local/tokens
 GO                    ?= go
+SDK                   := github.com/turbot/steampipe-plugin-sdk/v5
+STATICCHECK           := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+export PATH           := /usr/local/go/bin:$(PATH)
 
-.PHONY: help build install test unit vet e2e fdw demo bench fuzz fuzz-brief sandbox clean
+.PHONY: help deps build install vet lint sdk-patched unit fuzz-brief fuzz test fdw e2e powerpipe demo demo-stop bench profile spec-check sandbox clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+deps: ## Install the Debian packages the tests and the demo need (PostgreSQL headers pinned to the server)
+	scripts/deps.sh
 
 build: ## Build the plugin binary into build/tokens.plugin
 	$(GO) build -o build/tokens.plugin -tags netgo .
@@ -24,35 +30,54 @@ install: ## Install into Steampipe (~/.steampipe/plugins/local/tokens) and add c
 
 vet: ## go vet and gofmt
 	$(GO) vet ./...
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
-		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet -tags e2e ./e2e
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-unit: vet ## Go tests: race detector on, then the SDK execution path (see README, "Tests")
-	$(GO) test -race -count=1 ./...
-	$(GO) test -count=1 ./...
+lint: ## staticcheck, pinned
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags e2e ./e2e
+
+sdk-patched: ## A copy of the SDK with patches/ applied, for the race-detector run (.cache/sdk-patched)
+	$(GO) run ./internal/tools/patchmod -modfile .cache/sdk-patched.mod .cache/sdk-patched $(SDK)@$$($(GO) list -m -f '{{.Version}}' $(SDK))
+
+unit: vet lint sdk-patched ## Go tests: race detector on (against the patched SDK), then as Steampipe builds it
+	$(GO) test -race -shuffle=on -count=1 -modfile=.cache/sdk-patched.mod -tags sdkpatched ./...
+	$(GO) test -shuffle=on -count=1 ./...
 
 fuzz-brief: ## Each fuzz target for 3 seconds (part of make test)
-	scripts/fuzz.sh 3s
+	$(GO) run ./internal/tools/fuzzall -fuzztime 3s
 
-test: unit fuzz-brief e2e ## Everything CI runs: vet, Go tests, brief fuzzing, SQL tests through a real PostgreSQL
+fuzz: ## Each fuzz target for FUZZTIME (default 1m)
+	$(GO) run ./internal/tools/fuzzall -fuzztime $${FUZZTIME:-1m}
 
-fdw: ## Build the standalone Postgres extension into build/postgres/
+test: unit fuzz-brief e2e ## Everything CI runs: vet, lint, Go tests, fuzzing, SQL and Powerpipe tests through a real PostgreSQL
+
+fdw: deps ## Build the standalone PostgreSQL extension into build/postgres/
 	scripts/build-fdw.sh
 
-e2e: fdw ## SQL tests: the extension in a throwaway PostgreSQL against the sandbox upstreams
-	scripts/e2e.sh
+powerpipe: ## Build Powerpipe v1.5.2 into .cache/powerpipe (once; seconds when it is there)
+	$(GO) run ./internal/tools/buildpowerpipe
 
-demo: fdw ## Build, start PostgreSQL and the sandbox (or use real credentials), run documented queries
-	scripts/demo.sh
+e2e: fdw powerpipe ## SQL and Powerpipe tests: the extension in a throwaway PostgreSQL, against the sandbox
+	$(GO) test -tags e2e -shuffle=on -count=1 -timeout 30m ./e2e
 
-bench: ## Benchmarks against the sandbox with injected latency; writes BENCHMARKS.md
-	scripts/bench.sh
+demo: fdw powerpipe ## Start PostgreSQL with the extension and the sandbox (or real credentials), run the documented queries and the benchmark
+	$(GO) run ./cmd/tokens-demo
 
-fuzz: ## Run each fuzz target for FUZZTIME (default 1m)
-	scripts/fuzz.sh $${FUZZTIME:-1m}
+demo-stop: ## Stop what make demo started
+	$(GO) run ./cmd/tokens-demo stop
 
-sandbox: ## Run the upstream emulation on 127.0.0.1:8080 (see cmd/tokens-sandbox)
-	$(GO) run ./cmd/tokens-sandbox -listen 127.0.0.1:8080 -config-out build/sandbox.spc
+bench: fdw ## Benchmarks against the sandbox with 25 ms of latency; writes BENCHMARKS.md
+	$(GO) run ./internal/tools/benchreport -run
 
-clean: ## Remove build outputs (keeps the warm build cache in .cache/)
+profile: fdw ## CPU and heap profiles of one full listing, in process and in a PostgreSQL backend (build/profile/)
+	$(GO) run ./internal/tools/benchreport -profile
+
+spec-check: ## The sandbox against the vendors' own specs and tests (needs ../shared/specs; not in make test)
+	TOKENS_SPECS=$${TOKENS_SPECS:-$(CURDIR)/../shared/specs} $(GO) test -tags specs -count=1 ./internal/sandbox
+
+sandbox: ## Serve the upstream emulation on 127.0.0.1:8080 (see cmd/tokens-sandbox)
+	$(GO) run ./cmd/tokens-sandbox -listen 127.0.0.1:8080 -config-out build/sandbox.hcl
+
+clean: ## Remove build outputs (keeps the caches in .cache/)
 	rm -rf build

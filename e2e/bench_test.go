@@ -5,13 +5,13 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
 )
 
 // BenchmarkPostgres runs a few of the benchmark scenarios as SQL through the
@@ -20,8 +20,8 @@ import (
 // does, with the backend's peak resident set instead of the Go heap.
 func BenchmarkPostgres(b *testing.B) {
 	const latency = 25 * time.Millisecond
-	st := state(b)
-	pages := (st.VercelTokens + 99) / 100
+	vercelTokens := len(sb.VercelTokens())
+	pages := (vercelTokens + 99) / 100
 	scenarios := []struct {
 		name   string
 		sql    string
@@ -32,7 +32,7 @@ func BenchmarkPostgres(b *testing.B) {
 	}{
 		{"count(*)", "select count(*) from user_tokens", nil, false, pages + 1, time.Duration(pages) * latency},
 		{"provider=vercel", "select count(*) from user_tokens where provider = 'vercel'", nil, false, pages, time.Duration(pages) * latency},
-		{"id=<vercel id>", "select * from user_tokens where id = $1", []any{st.CurrentVercelTokenID}, true, 1, latency},
+		{"id=<vercel id>", "select * from user_tokens where id = $1", []any{sandbox.CurrentVercelTokenID}, true, 1, latency},
 		{"limit_5", "select * from user_tokens limit 5", nil, true, 1, latency},
 	}
 	for _, sc := range scenarios {
@@ -52,7 +52,7 @@ func BenchmarkPostgres(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				control(b, http.MethodDelete, "/_sandbox/requests", nil)
+				sb.ResetRequests()
 				b.StartTimer()
 				start := time.Now()
 				rows, err := c.Query(context.Background(), sc.sql, sc.args...) // just the query: no secret scan in the timing
@@ -64,7 +64,7 @@ func BenchmarkPostgres(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				reqs += float64(len(requests(b)))
+				reqs += float64(len(sb.Requests()))
 				ratio += float64(wall) / float64(sc.floor)
 				b.StartTimer()
 			}

@@ -1,0 +1,190 @@
+//go:build e2e
+
+// Package e2e runs SQL against the plugin compiled into the standalone PostgreSQL
+// extension (make fdw), in a throwaway cluster with a private installation tree
+// (internal/pgcluster), against the sandbox served from this process. make e2e runs it.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/pgcluster"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+)
+
+var (
+	sb    *sandbox.Sandbox
+	sbURL string
+	// clean is a second sandbox with nothing to find (schema clean), for the
+	// benchmarks' clean run.
+	clean    *sandbox.Sandbox
+	cleanURL string
+	cluster  *pgcluster.Cluster
+	// benchmarking: make bench sizes the sandbox like real estates and adds latency.
+	benchmarking = os.Getenv("TOKENS_E2E_BENCH") != ""
+)
+
+// servers are the connections the tests use: name -> connection config body. Each is
+// imported into a schema of that name, which is the connection name the plugin sees.
+func servers() map[string]string {
+	base := func(extra map[string]string) string { return string(sb.ConnectionConfig(sbURL, extra)) }
+	allow := map[string]string{"allow_sign_in_token_create": "true", "allow_sign_in_token_revoke": "true",
+		"allow_user_token_create": "true", "allow_user_token_update": "true", "allow_user_token_revoke": "true"}
+	return map[string]string{
+		"tokens":      base(allow),
+		"flags_off":   base(nil),
+		"bad_vercel":  strings.Replace(base(nil), sb.VercelToken(), "wrong", 1),
+		"no_upstream": `max_retries = 1`,
+		"bad_number":  base(map[string]string{"max_retries": "often"}),
+		"fast_fail":   base(map[string]string{"max_retries": "1", "request_timeout": "0.5", "allow_sign_in_token_create": "true", "allow_user_token_create": "true"}),
+		"clean":       string(clean.ConnectionConfig(cleanURL, nil)),
+	}
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	cfg := sandbox.Config{}
+	logLevel := "DEBUG"
+	if benchmarking {
+		cfg = sandbox.Config{VercelTokens: 9989, QueryServerUsers: 994, Latency: 25 * time.Millisecond}
+		logLevel = "WARN"
+	}
+	sb = sandbox.New(cfg)
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	sbURL = srv.URL
+	clean = sandbox.New(sandbox.Config{Estate: "clean"})
+	cleanSrv := httptest.NewServer(clean)
+	defer cleanSrv.Close()
+	cleanURL = cleanSrv.URL
+
+	dir, err := os.MkdirTemp("/tmp", "tokens-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 2
+	}
+	ctx := context.Background()
+	cluster, err = pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Build: "../build/postgres",
+		Env: []string{"STEAMPIPE_CACHE=false", "STEAMPIPE_LOG_LEVEL=" + logLevel}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 2
+	}
+	defer cluster.Stop()
+
+	conn, err := pgx.Connect(ctx, cluster.DSN())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: connect:", err)
+		return 2
+	}
+	stmts := []string{"create extension " + pgcluster.Extension}
+	for name, cfg := range servers() {
+		stmts = append(stmts,
+			fmt.Sprintf("create server %s foreign data wrapper %s options (config %s)", name, pgcluster.Extension, quote(cfg)),
+			fmt.Sprintf("create schema %s", name),
+			fmt.Sprintf("import foreign schema tokens from server %s into %s", name, name))
+	}
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %s: %v\n", strings.SplitN(s, " options", 2)[0], err)
+			return 1
+		}
+	}
+	conn.Close(ctx)
+
+	code := m.Run()
+	if code == 0 && !benchmarking {
+		code = scanServerLog()
+	}
+	if code != 0 {
+		log, _ := os.ReadFile(cluster.Log())
+		lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+		fmt.Fprintf(os.Stderr, "--- the last lines of the PostgreSQL log ---\n%s\n", strings.Join(lines[max(0, len(lines)-30):], "\n"))
+	}
+	return code
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// scanServerLog: the server log (plugin and wrapper lines, at DEBUG) holds no secret.
+func scanServerLog() int {
+	text, err := os.ReadFile(cluster.Log())
+	if err != nil || len(text) < 1000 {
+		fmt.Fprintf(os.Stderr, "e2e: the server log is unreadable or nearly empty (%d bytes): %v\n", len(text), err)
+		return 1
+	}
+	secrets := append(sb.Secrets(), clean.Secrets()...)
+	for _, s := range secrets {
+		if strings.Contains(string(text), s) {
+			fmt.Fprintf(os.Stderr, "e2e: a sandbox secret (%d chars) appears in the PostgreSQL log\n", len(s))
+			return 1
+		}
+	}
+	fmt.Fprintf(os.Stderr, "e2e: %d bytes of PostgreSQL log (DEBUG) hold none of %d sandbox secrets\n", len(text), len(secrets))
+	return 0
+}
+
+// ---- helpers ----
+
+func connect(t testing.TB) *pgx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, cluster.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(ctx) })
+	if _, err := c.Exec(ctx, "set search_path to tokens, public"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// secretColumns are the columns a table exists to return secrets in.
+var secretColumns = map[string]bool{"token": true, "url": true}
+
+// rowsOf runs a query and returns its rows as maps, checking that no cell (but the
+// secret columns) and no error holds a secret.
+func rowsOf(t testing.TB, c *pgx.Conn, sql string, args ...any) ([]map[string]any, error) {
+	t.Helper()
+	rows, err := c.Query(context.Background(), sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToMap)
+	text := fmt.Sprint(err)
+	for _, r := range out {
+		for k, v := range r {
+			if !secretColumns[k] {
+				text += "\n" + fmt.Sprint(v)
+			}
+		}
+	}
+	for _, s := range sb.Secrets() {
+		if strings.Contains(text, s) {
+			t.Fatalf("a secret (%d chars) reached a result or error of: %s", len(s), sql)
+		}
+	}
+	return out, err
+}
+
+func mustRows(t testing.TB, c *pgx.Conn, sql string, args ...any) []map[string]any {
+	t.Helper()
+	r, err := rowsOf(t, c, sql, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return r
+}
+
+func count(provider, method, path string) int { return sb.Count(provider, method, path) }
