@@ -132,6 +132,27 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
+// everyOperator is every operator PostgreSQL hands over for a column.
+var everyOperator = []string{"=", "<>", "<", "<=", ">", ">=", "~~", "!~~", "~~*", "!~~*", "~", "!~", "~*", "!~*", "is null", "is not null"}
+
+// actionKeyColumns makes every column of an action table a key column with every
+// operator: PostgreSQL then hands the plugin every condition it can convert, and the
+// table refuses those it does not take, where PostgreSQL would otherwise drop an
+// outcome's row after the action. The anyOf columns name what to act on: one of them
+// is required, which also makes the planner hand them over per row of a join or an
+// `in (select ...)` rather than read the table without them.
+func actionKeyColumns(columns []*plugin.Column, anyOf ...string) plugin.KeyColumnSlice {
+	var keys plugin.KeyColumnSlice
+	for _, c := range columns {
+		require := plugin.Optional
+		if slices.Contains(anyOf, c.Name) {
+			require = plugin.AnyOf
+		}
+		keys = append(keys, &plugin.KeyColumn{Name: c.Name, Require: require, Operators: everyOperator})
+	}
+	return keys
+}
+
 // actionInputs checks a query against the inputs its action takes: only `=`
 // conditions (an IN list is several) on those columns, no LIMIT, and the columns
 // that carry a new secret asked for. forms shows the valid queries.
@@ -147,13 +168,13 @@ func (in actionInputs) check(d *plugin.QueryData) error {
 	if d.QueryContext.Limit != nil {
 		return in.usage("an action query cannot have a LIMIT: PostgreSQL would discard the outcome of every action past it")
 	}
-	for col, qs := range d.QueryContext.UnsafeQuals {
+	for col := range d.QueryContext.UnsafeQuals {
 		if !slices.Contains(in.allowed, col) {
 			return in.usage(fmt.Sprintf("this action does not take %s", col))
 		}
-		for _, q := range qs.Quals {
-			if op := q.GetStringValue(); op != "=" {
-				return in.usage(fmt.Sprintf("%s %s ...: an input is given with = (or IN)", col, op))
+		for _, q := range unsafeQuals(d, col) {
+			if q.op != "=" {
+				return in.usage(fmt.Sprintf("%s %s ...: an input is given with = (or IN)", col, q.op))
 			}
 		}
 	}

@@ -26,9 +26,18 @@ func quals(d *plugin.QueryData, column string) []qual {
 	}
 	out := make([]qual, 0, len(kq.Quals))
 	for _, q := range kq.Quals {
-		out = append(out, qual{q.Operator, q.Value})
+		out = append(out, normal(q.Operator, q.Value))
 	}
 	return out
+}
+
+// normal writes a boolean condition with =: PostgreSQL hands `not can_write` (and
+// `can_write = false`) over as can_write <> true.
+func normal(op string, v *proto.QualValue) qual {
+	if b, ok := v.GetValue().(*proto.QualValue_BoolValue); ok && op == "<>" {
+		return qual{"=", &proto.QualValue{Value: &proto.QualValue_BoolValue{BoolValue: !b.BoolValue}}}
+	}
+	return qual{op, v}
 }
 
 // unsafeQuals are every condition PostgreSQL passed on a column, key column or not,
@@ -40,7 +49,7 @@ func unsafeQuals(d *plugin.QueryData, column string) []qual {
 	}
 	out := make([]qual, 0, len(pq.Quals))
 	for _, q := range pq.Quals {
-		out = append(out, qual{q.GetStringValue(), q.Value})
+		out = append(out, normal(q.GetStringValue(), q.Value))
 	}
 	return out
 }

@@ -32,7 +32,7 @@ const signInTokenForms = `Clerk cannot list or look up sign-in tokens, so this t
   revoke: select id, status from sign_in_tokens where id = 'sit_...' and status = 'revoked'`
 
 func tableSignInTokens(_ context.Context) *plugin.Table {
-	return &plugin.Table{
+	t := &plugin.Table{
 		Name: "sign_in_tokens",
 		Description: "Clerk sign-in tokens, created and revoked from SQL. Clerk cannot list them: a query with " +
 			"`user_id = ...` creates one (when allow_sign_in_token_create is true), and `id = ... and status = 'revoked'` " +
@@ -42,13 +42,6 @@ func tableSignInTokens(_ context.Context) *plugin.Table {
 		List: &plugin.ListConfig{
 			Hydrate: listSignInTokens,
 			Tags:    map[string]string{"provider": providerClerk},
-			KeyColumns: plugin.KeyColumnSlice{
-				{Name: "user_id", Require: plugin.Optional, Operators: []string{"="}},
-				{Name: "org_id", Require: plugin.Optional, Operators: []string{"="}},
-				{Name: "expires_in_seconds", Require: plugin.Optional, Operators: []string{"="}},
-				{Name: "id", Require: plugin.Optional, Operators: []string{"="}},
-				{Name: "status", Require: plugin.Optional, Operators: []string{"="}},
-			},
 		},
 		Columns: []*plugin.Column{
 			column("id", proto.ColumnType_STRING, func(r *signInToken) any { return r.ID },
@@ -73,6 +66,8 @@ func tableSignInTokens(_ context.Context) *plugin.Table {
 				"When the token last changed."),
 		},
 	}
+	t.List.KeyColumns = actionKeyColumns(t.Columns)
+	return t
 }
 
 func listSignInTokens(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
@@ -95,6 +90,8 @@ func signInTokenActions(ctx context.Context, d *plugin.QueryData) error {
 	lifetimes := int64Quals(d, "expires_in_seconds")
 	in := actionInputs{table: "sign_in_tokens", forms: signInTokenForms,
 		allowed: []string{"user_id", "org_id", "expires_in_seconds", "id", "status", "sp_connection_name"}}
+	// the inputs arrive as key columns, which only the `=` quals of are read here;
+	// any other condition is refused by in.check
 	if err := in.check(d); err != nil {
 		return err
 	}

@@ -57,17 +57,13 @@ var actionForms = []actionForm{
 }
 
 func tableUserTokenActions(_ context.Context) *plugin.Table {
-	keys := plugin.KeyColumnSlice{}
-	for _, c := range []string{"action", "provider", "id", "email", "name", "team_id", "can_write", "expires_at", "status"} {
-		keys = append(keys, &plugin.KeyColumn{Name: c, Require: plugin.Optional, Operators: []string{"="}})
-	}
-	return &plugin.Table{
+	t := &plugin.Table{
 		Name: "user_token_actions",
 		Description: "Create, update and revoke the tokens of user_tokens from SQL: the conditions are the action's inputs, " +
 			"and each row is the outcome of one action. Each kind of action is off until the connection allows it.",
 		Cache:             &plugin.TableCacheOptions{Enabled: false}, // every query acts: never answer one from the cache
 		GetMatrixItemFunc: actionProviderMatrix,
-		List:              &plugin.ListConfig{Hydrate: listUserTokenActions, KeyColumns: keys},
+		List:              &plugin.ListConfig{Hydrate: listUserTokenActions},
 		Columns: []*plugin.Column{
 			column("action", proto.ColumnType_STRING, func(r *tokenAction) any { return r.Action },
 				"Required: 'create', 'update' or 'revoke'."),
@@ -95,6 +91,8 @@ func tableUserTokenActions(_ context.Context) *plugin.Table {
 				"What else the provider did that the token's holder must know, such as a Query Server update re-minting the token."),
 		},
 	}
+	t.List.KeyColumns = actionKeyColumns(t.Columns, "id", "email", "name")
+	return t
 }
 
 // actionProviderMatrix runs the list for the providers; a provider condition naming
@@ -150,7 +148,7 @@ func userTokenActionsOf(ctx context.Context, d *plugin.QueryData, provider strin
 		return err
 	}
 	targets := stringQuals(d, form.required)
-	if !targets.constrained {
+	if !targets.constrained { // given another of id, email, name: the SDK requires one
 		return in.usage(fmt.Sprintf("to %s a %s token, give %s", form.action, provider, form.required))
 	}
 	for _, col := range form.optional {

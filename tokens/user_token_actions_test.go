@@ -210,7 +210,7 @@ func TestActionRefusals(t *testing.T) {
 		{"an unknown action", uta(map[string]any{"action": "rotate", "provider": "vercel", "id": "x"}, "id"), `action "rotate" is not one of`},
 		{"a Vercel update", uta(map[string]any{"action": "update", "provider": "vercel", "id": "x"}, "id"), "Vercel tokens cannot be changed"},
 		{"an input the action does not take", uta(map[string]any{"action": "revoke", "provider": "vercel", "id": "x", "name": "y"}, "id"), "this action does not take name"},
-		{"a revoke without its id", uta(map[string]any{"action": "revoke", "provider": "vercel"}, "id"), "to revoke a vercel token, give id"},
+		{"a revoke of another input", uta(map[string]any{"action": "revoke", "provider": "vercel", "email": "x"}, "id"), "this action does not take email"},
 		{"a create that shows no secret", uta(map[string]any{"action": "create", "provider": "vercel", "name": "x"}, "id"), "select the token column"},
 		{"a LIMIT", query{table: "user_token_actions", quals: map[string]any{"action": "revoke", "provider": "vercel", "id": []string{"a", "b"}}, columns: []string{"id"}, limit: 1}, "cannot have a LIMIT"},
 		{"two teams", uta(map[string]any{"action": "create", "provider": "vercel", "name": "x", "team_id": []string{"a", "b"}}, "token"), "at most one team_id"},
@@ -229,6 +229,18 @@ func TestActionRefusals(t *testing.T) {
 				t.Fatalf("%d requests for a refused query", n)
 			}
 		})
+	}
+}
+
+// A query that names nothing to act on (no id, email or name) is refused by the SDK
+// itself, before the table sees it: those columns are "any of" key columns, so that
+// PostgreSQL hands them over per row of an `in (select ...)`.
+func TestActionWithNothingToActOn(t *testing.T) {
+	e := newEnv(t, sandbox.Config{}, allowTokens...)
+	_, err := e.run(uta(map[string]any{"action": "revoke", "provider": "vercel"}, "id"))
+	assertErrorMentions(t, err, "user_token_actions", "missing 3 required quals", "'id'", "'email'", "'name'")
+	if n := len(e.sb.Requests()); n != 0 {
+		t.Fatalf("%d requests", n)
 	}
 }
 

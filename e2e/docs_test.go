@@ -1,0 +1,138 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+)
+
+// docWant is what a documented example returns on the sandbox's audit estate, written
+// out from internal/sandbox/data.go: the values of one column (as a set, or in order),
+// and for an action the requests that changed something.
+type docWant struct {
+	column  string
+	values  []string // fmt.Sprint of each row's value; nil: only the count
+	rows    int
+	ordered bool
+	writes  int // requests other than GETs the example made
+	check   func(t *testing.T, rows []map[string]any)
+}
+
+var docWants = map[string]docWant{
+	"user_tokens.md: Basic info": {rows: 17},
+	"user_tokens.md: List active tokens that never expire": {column: "id", rows: 5, values: []string{
+		"6", "tok_0ldM0n1t0r1ng4Lp8Kq", "1", sandbox.CurrentVercelTokenID, "tok_L3ak3dK3yGh4Jk5Lm6N"}},
+	"user_tokens.md: List active Vercel tokens not used in 90 days": {column: "name", rows: 1, values: []string{"old monitoring"}},
+	"user_tokens.md: List tokens that can write": {column: "email", rows: 4, ordered: true, values: []string{
+		"admin@example.com", "dev@example.com", "disabled@example.com", "former@example.com"}},
+	"user_tokens.md: List tokens of deactivated owners":       {column: "email", rows: 1, values: []string{"former@example.com"}},
+	"user_tokens.md: List leaked tokens":                      {column: "name", rows: 2, ordered: true, values: []string{"leaked key", "leaked then revoked"}},
+	"user_tokens.md: List tokens expiring in the next 7 days": {column: "title", rows: 1, values: []string{`deploy "prod" <main> & ünïcödé ✓`}},
+	"user_tokens.md: Count Vercel tokens per team":            {column: "tokens", rows: 3, ordered: true, values: []string{"7", "2", "2"}},
+	"user_tokens.md: Get one token by id":                     {column: "name", rows: 1, values: []string{"steampipe-audit"}},
+	"user_tokens.md: Show the tokens this connection uses":    {column: "provider", rows: 2, ordered: true, values: []string{"query_server", "vercel"}},
+
+	"sign_in_tokens.md: Create a sign-in link for one user":                         {rows: 1, writes: 1},
+	"sign_in_tokens.md: Create a short-lived link that signs in to an organization": {rows: 1, writes: 1},
+	"sign_in_tokens.md: Create links for a list of users":                           {column: "user_id", rows: 2, writes: 2, values: sandbox.ClerkUsers[:2]},
+	"sign_in_tokens.md: Create links for the users of another table":                {column: "email", rows: 3, writes: 3, values: []string{"ada@example.com", "grace@example.com", "alan@example.com"}},
+	"sign_in_tokens.md: Revoke a sign-in token":                                     {column: "status", rows: 1, writes: 1, values: []string{"revoked"}},
+
+	"user_token_actions.md: Revoke every Vercel token unused for 90 days": {column: "id", rows: 1, writes: 1, values: []string{"tok_0ldM0n1t0r1ng4Lp8Kq"}},
+	"user_token_actions.md: Create a Vercel token that expires in 30 days": {rows: 1, writes: 1, check: func(t *testing.T, rows []map[string]any) {
+		exp, ok := rows[0]["expires_at"].(time.Time)
+		if tok, _ := rows[0]["token"].(string); len(tok) != 24 || !ok || exp.Before(time.Now().Add(29*24*time.Hour)) {
+			t.Errorf("row %v", rows[0]["expires_at"])
+		}
+	}},
+	"user_token_actions.md: Take the write flag away from a Query Server token":           {column: "can_write", rows: 1, writes: 1, values: []string{"false"}},
+	"user_token_actions.md: Revoke the Query Server tokens of several users":              {column: "email", rows: 2, writes: 2, values: []string{"analyst@example.com", "former@example.com"}},
+	"user_token_actions.md: Revoke the tokens of deactivated Query Server users":          {column: "email", rows: 1, writes: 1, values: []string{"former@example.com"}},
+	"user_token_actions.md: Create a read-only Query Server token that expires in a week": {column: "email", rows: 1, writes: 1, values: []string{"newhire@example.com"}},
+}
+
+var sqlBlock = regexp.MustCompile("(?s)```sql\\+postgres\n(.*?)```")
+
+// Every example in docs/tables runs through PostgreSQL against a fresh sandbox, and
+// returns what the data implies; an action makes one request per action.
+func TestEveryDocumentedExampleReturnsWhatTheDataImplies(t *testing.T) {
+	files, _ := filepath.Glob("../docs/tables/*.md")
+	ran := map[string]bool{}
+	for _, f := range files {
+		doc, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		titles := exampleTitles(doc)
+		for i, m := range sqlBlock.FindAllSubmatch(doc, -1) {
+			name := fmt.Sprintf("%s: %s", filepath.Base(f), titles[i])
+			ran[name] = true
+			t.Run(name, func(t *testing.T) {
+				want, ok := docWants[name]
+				if !ok {
+					t.Fatalf("no expected result for this example: add one to docWants")
+				}
+				c := fresh(t)
+				sql := string(m[1])
+				if strings.Contains(sql, "sit_2pR1aB3cD4eF5gH6iJ7kL8mN9oP") { // a token to revoke
+					made := mustRows(t, c, "select id, url from sign_in_tokens where user_id = $1", sandbox.ClerkUsers[0])
+					sql = strings.ReplaceAll(sql, "sit_2pR1aB3cD4eF5gH6iJ7kL8mN9oP", made[0]["id"].(string))
+					sb.ResetRequests()
+				}
+				rows := mustRows(t, c, sql)
+				var got []string
+				for _, r := range rows {
+					got = append(got, fmt.Sprint(r[want.column]))
+				}
+				wantValues := slices.Clone(want.values)
+				if !want.ordered {
+					slices.Sort(got)
+					slices.Sort(wantValues)
+				}
+				if len(rows) != want.rows || (want.values != nil && !slices.Equal(got, wantValues)) {
+					t.Fatalf("%d rows %q, want %d %q\n%s", len(rows), got, want.rows, wantValues, sql)
+				}
+				if want.check != nil {
+					want.check(t, rows)
+				}
+				writes := 0
+				for _, r := range sb.Requests() {
+					if r.Method != "GET" {
+						writes++
+					}
+				}
+				if writes != want.writes {
+					t.Fatalf("%d requests that change something, want %d: %v", writes, want.writes, sb.Requests())
+				}
+			})
+		}
+	}
+	for name := range docWants {
+		if !ran[name] {
+			t.Errorf("docWants has %q, which no doc has", name)
+		}
+	}
+}
+
+// exampleTitles lists the H3 headings, one per example.
+func exampleTitles(doc []byte) []string {
+	var titles []string
+	sc := bufio.NewScanner(bytes.NewReader(doc))
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "### ") {
+			titles = append(titles, strings.TrimPrefix(line, "### "))
+		}
+	}
+	return titles
+}
