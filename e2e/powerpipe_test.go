@@ -25,18 +25,141 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
 )
 
 // ==== EXPECTED RESULTS, written out from internal/sandbox/data.go ====
+// The audit estate is relative to the sandbox's day (midnight UTC): no status below
+// sits within a day of a threshold, so none depends on the time of day the test runs.
+
+// The audit estate's tokens as the controls name them (provider:id).
+const (
+	vAudit     = "vercel:" + sandbox.CurrentVercelTokenID // the connection's, account-wide, 200 days, never expires
+	vCI        = "vercel:tok_2CiD3pl0yEr7Qa9Zb1Xc"        // one team, 100 days, expires in 20, used yesterday
+	vOld       = "vercel:tok_0ldM0n1t0r1ng4Lp8Kq"         // account-wide, 400 days, never expires, unused for 120
+	vRevoked   = "vercel:tok_R3v0k3dL4pt0pWq2Ez5"         // revoked
+	vExpired   = "vercel:tok_Exp1r3dPr3v13wB0t77"         // expired 5 days ago
+	vLeaked    = "vercel:tok_L3ak3dK3yGh4Jk5Lm6N"         // leaked 3 days ago, not revoked, account-wide, never expires
+	vLeakedRev = "vercel:tok_L3ak3dTh3nR3v0k3d8P"         // leaked, then revoked
+	vUnicode   = "vercel:tok_Un1c0d3Pr0dD3pl0y9Z"         // one team, 10 days, expires in 5
+	vCross     = "vercel:tok_Cr0ssT3amAut0mat10n"         // two teams, 95 days, expires in 80
+	vRaycast   = "vercel:tok_Rayc4stM1n1mal0K3y"          // no optional key: no scopes, 5 days, expires in 60
+	vCLI       = "vercel:tok_V3rc3lCl1Sud0T0tp5"          // account-wide, 1 day, expires in 45
+	qAdmin     = "query_server:1"                         // the connection's, writes, 300 days, never expires
+	qDev       = "query_server:2"                         // writes, 100 days, expires in 20
+	qAnalyst   = "query_server:3"                         // read-only, 50 days, expired 10 days ago in ms: still accepted
+	qExpired   = "query_server:4"                         // expired 3 days ago
+	qDisabled  = "query_server:5"                         // switched off
+	qFormer    = "query_server:6"                         // owner deactivated, writes, 400 days, never expires
+)
+
+var (
+	inactive   = []string{vRevoked, vExpired, vLeakedRev, qExpired, qDisabled}
+	vercelLive = []string{vAudit, vCI, vOld, vLeaked, vUnicode, vCross, vRaycast, vCLI}
+	qsLive     = []string{qAdmin, qDev, qAnalyst, qFormer}
+	vercelAll  = append(slices.Clone(vercelLive), vRevoked, vExpired, vLeakedRev)
+	qsAll      = append(slices.Clone(qsLive), qExpired, qDisabled)
+)
+
+// statuses maps each listed resource to its status.
+func statuses(byStatus map[string][]string) map[string]string {
+	m := map[string]string{}
+	for status, resources := range byStatus {
+		for _, r := range resources {
+			if _, twice := m[r]; twice {
+				panic("ppExpectedStatus lists " + r + " twice")
+			}
+			m[r] = status
+		}
+	}
+	return m
+}
 
 // ppExpectedStatus: control short name -> resource -> status on the audit estate.
-var ppExpectedStatus = map[string]map[string]string{}
+var ppExpectedStatus = map[string]map[string]string{
+	"user_token_connection_short_lived_read_only": statuses(map[string][]string{"alarm": {vAudit, qAdmin}}),
+	"user_token_expiry_set": statuses(map[string][]string{
+		"alarm": {vAudit, vOld, vLeaked, qAdmin, qFormer, qAnalyst},
+		"ok":    {vCI, vUnicode, vCross, vRaycast, vCLI, qDev},
+		"skip":  inactive,
+	}),
+	"user_token_not_expiring_soon": statuses(map[string][]string{ // within 30 days
+		"alarm": {vCI, vUnicode, qDev},
+		"ok":    {vAudit, vOld, vLeaked, vCross, vRaycast, vCLI, qAdmin, qFormer},
+		"info":  {qAnalyst},
+		"skip":  inactive,
+	}),
+	"user_token_leaked_revoked": statuses(map[string][]string{
+		"alarm": {vLeaked},
+		"ok":    slices.DeleteFunc(slices.Clone(vercelAll), func(r string) bool { return r == vLeaked }),
+		"skip":  qsAll, // the Query Server records no leaks
+	}),
+	"user_token_least_privilege": statuses(map[string][]string{
+		"alarm": {vAudit, vOld, vLeaked, vRaycast, vCLI, qAdmin, qDev, qFormer},
+		"ok":    {vCI, vUnicode, vCross, qAnalyst},
+		"skip":  inactive,
+	}),
+	"user_token_one_active_per_owner": statuses(map[string][]string{
+		"alarm": {"vercel:ada@example.com"}, // 8 live tokens
+		"ok": {"query_server:admin@example.com", "query_server:dev@example.com", "query_server:analyst@example.com",
+			"query_server:expired@example.com", "query_server:disabled@example.com", "query_server:former@example.com"},
+	}),
+	"user_token_owner_active": statuses(map[string][]string{
+		"alarm": {qFormer},
+		"ok":    {qAdmin, qDev, qAnalyst, qExpired, qDisabled},
+		"skip":  vercelAll, // Vercel tokens belong to the connection's own account
+	}),
+	"user_token_rotated_within_max_age": statuses(map[string][]string{ // 90 days
+		"alarm": {vAudit, vOld, vCI, vCross, qAdmin, qDev, qFormer},
+		"ok":    {vLeaked, vRaycast, vUnicode, vCLI, qAnalyst},
+		"skip":  inactive,
+	}),
+	"user_token_used_recently": statuses(map[string][]string{ // 45 days
+		"alarm": {vOld},
+		"ok":    {vAudit, vCI, vCross, vLeaked, vRaycast, vUnicode, vCLI},
+		"skip":  append(slices.Clone(inactive), qAdmin, qDev, qAnalyst, qFormer), // the Query Server records no use
+	}),
+}
 
-// ppExpectedExit: benchmark short name -> exit code of `powerpipe benchmark run`.
-var ppExpectedExit = map[string]int{}
+// ppExpectedExit: benchmark short name -> exit code of `powerpipe benchmark run`:
+// 1 when a control alarms, and every benchmark has one on the audit estate.
+var ppExpectedExit = map[string]int{"all_controls": 1, "availability": 1, "owasp_nhi": 1, "rotation": 1}
 
 // ppExpectedCards: dashboard short name -> card label -> value (float64 for numbers).
-var ppExpectedCards = map[string]map[string]any{}
+// Counts are of live tokens: 8 Vercel, 4 Query Server.
+var ppExpectedCards = map[string]map[string]any{
+	"token_age_report": {
+		"Active Tokens":      12.0,
+		"< 30 Days":          3.0, // vRaycast 5, vUnicode 10, vCLI 1
+		"30-90 Days":         2.0, // vLeaked 30, qAnalyst 50
+		"90-365 Days":        5.0, // vAudit 200, vCI 100, vCross 95, qAdmin 300, qDev 100
+		"> 1 Year":           2.0, // vOld, qFormer
+		"Older Than 90 Days": 7.0,
+	},
+	"token_detail": { // vCross
+		"State":       "Active",
+		"Age in Days": 95.0,
+		"Expires":     "2027-02-18",
+		"Last Used":   "2026-11-27",
+		"Access":      "2 teams",
+		"Leak":        "None known",
+	},
+	"token_expiry_report": {
+		"Accepted After Expiry": 1.0, // qAnalyst
+		"Expire in 7 Days":      1.0, // vUnicode
+		"Expire in 30 Days":     3.0, // + vCI, qDev
+		"Expire in 90 Days":     6.0, // + vRaycast, vCLI, vCross
+		"Never Expire":          5.0, // vAudit, vOld, vLeaked, qAdmin, qFormer
+	},
+	"token_owner_report": {
+		"Owners":                         7.0, // ada and the six Query Server users with a token
+		"More Than One Active Token":     1.0, // ada
+		"Deactivated With Active Tokens": 1.0, // former
+		"With Unrevoked Leaked Tokens":   1.0, // ada
+		"With Write-Capable Tokens":      3.0, // admin, dev, former
+	},
+}
 
 // ==== END OF EXPECTED RESULTS ====
 
@@ -46,9 +169,7 @@ const ppMod = "tokens" // the mod's name in powerpipe/mod.pp
 // refuses to run a dashboard whose inputs are not all given).
 var ppDashboardArgs = map[string]func(t *testing.T, pp *powerpipe) []string{
 	"token_age_report": func(*testing.T, *powerpipe) []string { return []string{"max_age_days=90"} },
-	"token_detail": func(t *testing.T, pp *powerpipe) []string {
-		return []string{"token_id=" + pp.firstTokenResource(t)}
-	},
+	"token_detail":     func(*testing.T, *powerpipe) []string { return []string{"token_id=vercel:tok_Cr0ssT3amAut0mat10n"} },
 }
 
 // ---- tests ----
@@ -111,6 +232,9 @@ func TestPowerpipeBenchmarks(t *testing.T) {
 	if all == nil {
 		return // filtered out with -run
 	}
+	if got, want := slices.Sorted(maps.Keys(all.Results)), slices.Sorted(maps.Keys(ppExpectedStatus)); !slices.Equal(got, want) {
+		t.Errorf("all_controls runs %v; ppExpectedStatus has %v", got, want)
+	}
 	for name, r := range results {
 		for control, rs := range r.Results {
 			if !maps.EqualFunc(rs, all.Results[control], func(a, b ppResult) bool { return a.Status == b.Status }) {
@@ -130,9 +254,18 @@ func TestPowerpipeDashboards(t *testing.T) {
 				args = f(t, pp)
 			}
 			cards := pp.runDashboard(t, name, args...)
-			for label, want := range ppExpectedCards[name] {
-				if got, ok := cards[label]; !ok || got.Value != want {
-					t.Errorf("card %q: %v, want %v", label, got.Value, want)
+			want, ok := ppExpectedCards[name]
+			if !ok {
+				t.Errorf("no expected cards for dashboard %s in ppExpectedCards", name)
+			}
+			for label, c := range cards {
+				if w, ok := want[label]; !ok || c.Value != w {
+					t.Errorf("card %q: %v, want %v", label, c.Value, w)
+				}
+			}
+			for label := range want {
+				if _, ok := cards[label]; !ok {
+					t.Errorf("no card %q", label)
 				}
 			}
 			if os.Getenv("TOKENS_POWERPIPE_PRINT") == "1" {
@@ -493,23 +626,6 @@ func (pp *powerpipe) runDashboard(t *testing.T, name string, inputs ...string) m
 
 // firstTokenResource: a token's resource id (provider:id) for the detail dashboard,
 // preferring a Vercel token with scopes, so that every panel has rows.
-func (pp *powerpipe) firstTokenResource(t *testing.T) string {
-	t.Helper()
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, cluster.DSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	var id string
-	err = c.QueryRow(ctx, `select provider || ':' || id from `+pgx.Identifier{pp.schema, "user_tokens"}.Sanitize()+`
-		order by (provider = 'vercel' and scopes is not null) desc, provider, id limit 1`).Scan(&id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 // goLiteral formats v for pasting into the tables above.
 func goLiteral(v any) string {
 	var b strings.Builder

@@ -208,7 +208,14 @@ query "user_token_access" {
       case
         when can_write then 'Can write'
         when provider = 'vercel' and team_id is null then 'Whole account'
-        when provider = 'vercel' then 'One team'
+        when provider = 'vercel' then (
+          select
+            case when count(*) = 1 then 'One team' else count(*) || ' teams' end
+          from
+            jsonb_array_elements(scopes) as s
+          where
+            s ->> 'type' = 'team'
+        )
         when can_write is false then 'Read-only'
         else 'Unknown'
       end as value,

@@ -173,7 +173,14 @@ query "user_token_least_privilege" {
         when active is false then ' is not active (revoked, expired or switched off).'
         when can_write then ' can write.'
         when provider = 'vercel' and team_id is null then ' reaches the whole Vercel account: it has no team scope.'
-        when provider = 'vercel' then ' is limited to team ' || team_id || '.'
+        when provider = 'vercel' then ' is limited to ' || (
+          select
+            case when count(*) = 1 then 'team ' else 'teams ' end || string_agg(s ->> 'teamId', ', ' order by s ->> 'teamId')
+          from
+            jsonb_array_elements(coalesce(scopes, '[]')) as s
+          where
+            s ->> 'type' = 'team'
+        ) || '.'
         when can_write is false then ' is read-only.'
         else ' has no write flag.'
       end as reason,
