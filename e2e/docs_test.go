@@ -136,3 +136,72 @@ func exampleTitles(doc []byte) []string {
 	}
 	return titles
 }
+
+// remediationValues stand in for the placeholders of the Powerpipe controls' remediation
+// examples. The sandbox has one admin, whose token the connection uses (which the plugin
+// refuses to change), so a user stands in for "another admin".
+var remediationValues = strings.NewReplacer(
+	"<admin email>", "dev@example.com",
+	"<owner email>", "dev@example.com",
+	"<provider>", "vercel",
+	"<token id>", "tok_0ldM0n1t0r1ng4Lp8Kq",
+)
+
+// remediationWants: per control doc, the statuses of its examples' rows in order (an
+// example that only reads lists none).
+var remediationWants = map[string][][]string{
+	"user_token_connection_short_lived_read_only.md": {{"updated"}},
+	"user_token_expiry_set.md":                       {{"revoked"}, {"updated"}},
+	"user_token_leaked_revoked.md":                   {{"revoked"}},
+	"user_token_least_privilege.md":                  {{"updated"}, {"revoked"}},
+	"user_token_not_expiring_soon.md":                {{"updated"}},
+	"user_token_one_active_per_owner.md":             {nil, {"revoked"}},
+	"user_token_owner_active.md":                     {{"revoked"}},
+	"user_token_rotated_within_max_age.md":           {{"revoked"}, {"revoked"}},
+	"user_token_used_recently.md":                    {{"revoked"}},
+}
+
+var remediationBlock = regexp.MustCompile("(?s)```sql\n(.*?)```")
+
+// Every remediation example in the Powerpipe controls' docs runs through PostgreSQL,
+// with its placeholders filled in, and acts as it says.
+func TestEveryRemediationExampleActs(t *testing.T) {
+	files, _ := filepath.Glob("../powerpipe/docs/controls/*.md")
+	if len(files) != len(remediationWants) {
+		t.Errorf("%d control docs, remediationWants has %d", len(files), len(remediationWants))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			doc, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wants := remediationWants[filepath.Base(f)]
+			var blocks []string
+			for _, m := range remediationBlock.FindAllSubmatch(doc, -1) {
+				for _, stmt := range strings.Split(string(m[1]), ";") {
+					if strings.TrimSpace(stmt) != "" {
+						blocks = append(blocks, remediationValues.Replace(stmt))
+					}
+				}
+			}
+			if len(blocks) != len(wants) {
+				t.Fatalf("%d examples, want %d", len(blocks), len(wants))
+			}
+			for i, sql := range blocks {
+				c := fresh(t)
+				rows := mustRows(t, c, sql)
+				var got []string
+				for _, r := range rows {
+					if s, ok := r["status"].(string); ok {
+						got = append(got, s)
+					}
+				}
+				acted := len(writes()) > 0
+				if !slices.Equal(got, wants[i]) || acted != (wants[i] != nil) {
+					t.Errorf("example %d: statuses %q, want %q; writes %v\n%s", i+1, got, wants[i], writes(), sql)
+				}
+			}
+		})
+	}
+}
