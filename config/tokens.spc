@@ -10,7 +10,9 @@ connection "tokens" {
   # Can also be set with the VERCEL_API_TOKEN environment variable.
   # vercel_api_token = "vcp_..."
 
-  # Vercel's API address. Change it only for a proxy or a test emulation.
+  # Vercel's API address. Change it only for a proxy or a test emulation. Every address
+  # must be https:// (plain http:// only for localhost, 127.0.0.0/8 or ::1) and may not
+  # carry credentials or a query string.
   # Can also be set with the VERCEL_BASE_URL environment variable. Default: https://api.vercel.com
   # vercel_base_url = "https://api.vercel.com"
 
@@ -39,6 +41,16 @@ connection "tokens" {
   # allow_sign_in_token_create = false
   # allow_sign_in_token_revoke = false
 
+  # Creating, changing or revoking a Vercel or Query Server user token from SQL
+  # (table user_token_actions) is off until switched on here, one kind at a time
+  # (deliberately no environment variable). With revoke on,
+  #   select id, status from user_token_actions
+  #   where action = 'revoke' and provider = 'vercel' and id = 'tok_...'
+  # revokes one. Only the Query Server's tokens can be changed. Default: false.
+  # allow_user_token_create = false
+  # allow_user_token_update = false
+  # allow_user_token_revoke = false
+
   # ---- Requests ----
   # Retries of a request that was throttled (429) or failed on the server's side (5xx),
   # honouring Retry-After and Vercel's X-RateLimit-Reset. 0 to 20.
@@ -50,27 +62,27 @@ connection "tokens" {
   # request_timeout = 30
 }
 
-# Rate limiters, one per upstream and connection. To change one, restate it whole in a
+# Rate limiters, one per provider and connection. To change one, restate it whole in a
 # plugin block (for example in ~/.steampipe/config/tokens.spc):
 #
 # plugin "local/tokens" {
 #   limiter "tokens_vercel" {
 #     bucket_size = 50
 #     fill_rate   = 50
-#     scope       = ["connection", "upstream"]
-#     where       = "upstream = 'vercel'"
+#     scope       = ["connection", "provider"]
+#     where       = "provider = 'vercel'"
 #   }
 #   limiter "tokens_query_server" {
 #     bucket_size = 50
 #     fill_rate   = 50
-#     scope       = ["connection", "upstream"]
-#     where       = "upstream = 'query_server'"
+#     scope       = ["connection", "provider"]
+#     where       = "provider = 'query_server'"
 #   }
 #   # Clerk allows 100 requests per 10 s on development instances and 1000 on production ones.
 #   limiter "tokens_clerk" {
 #     bucket_size = 10
 #     fill_rate   = 10
-#     scope       = ["connection", "upstream"]
-#     where       = "upstream = 'clerk'"
+#     scope       = ["connection", "provider"]
+#     where       = "provider = 'clerk'"
 #   }
 # }

@@ -205,3 +205,100 @@ func TestEveryRemediationExampleActs(t *testing.T) {
 		})
 	}
 }
+
+// indexExample is docs/index.md's first query and the output shown under it.
+var indexExample = regexp.MustCompile("(?s)```sql\n(.*?)```\n\n```\n(.*?)```")
+
+// docs/index.md shows its example's output as psql prints it, from the sandbox's audit
+// estate; UPDATE_DOCS=1 rewrites it from the query's rows.
+func TestIndexExampleShowsWhatTheQueryReturns(t *testing.T) {
+	const path = "../docs/index.md"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := indexExample.FindSubmatchIndex(doc)
+	if m == nil {
+		t.Fatal("no example with its output in docs/index.md")
+	}
+	c := fresh(t)
+	rows, err := c.Query(t.Context(), string(doc[m[2]:m[3]]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header []string
+	for _, f := range rows.FieldDescriptions() {
+		header = append(header, f.Name)
+	}
+	var cells [][]string
+	var numeric []bool
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		numeric = make([]bool, len(vals))
+		var line []string
+		for i, v := range vals {
+			_, isInt := v.(int32)
+			numeric[i] = isInt
+			line = append(line, fmt.Sprint(v))
+		}
+		cells = append(cells, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := psqlAligned(header, cells, numeric)
+	if shown := string(doc[m[4]:m[5]]); shown != got {
+		if os.Getenv("UPDATE_DOCS") == "1" {
+			updated := append(append(slices.Clone(doc[:m[4]]), got...), doc[m[5]:]...)
+			if err := os.WriteFile(path, updated, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		t.Fatalf("docs/index.md shows\n%s\nthe query returns\n%s(UPDATE_DOCS=1 rewrites it)", shown, got)
+	}
+}
+
+// psqlAligned prints rows as psql's aligned format does: headers centred, numbers
+// right-aligned, text left-aligned, then the row count.
+func psqlAligned(header []string, rows [][]string, numeric []bool) string {
+	width := make([]int, len(header))
+	for i, h := range header {
+		width[i] = len([]rune(h))
+		for _, r := range rows {
+			width[i] = max(width[i], len([]rune(r[i])))
+		}
+	}
+	var b strings.Builder
+	line := func(cell func(i int) string) {
+		var parts []string
+		for i := range header {
+			parts = append(parts, " "+cell(i)+" ")
+		}
+		b.WriteString(strings.TrimRight(strings.Join(parts, "|"), " ") + "\n")
+	}
+	pad := func(s string, n int) string { return strings.Repeat(" ", max(n, 0)) + s }
+	line(func(i int) string {
+		gap := width[i] - len([]rune(header[i]))
+		return pad(header[i], gap/2) + strings.Repeat(" ", gap-gap/2)
+	})
+	var rule []string
+	for _, w := range width {
+		rule = append(rule, strings.Repeat("-", w+2))
+	}
+	b.WriteString(strings.Join(rule, "+") + "\n")
+	for _, r := range rows {
+		line(func(i int) string {
+			gap := width[i] - len([]rune(r[i]))
+			if numeric != nil && numeric[i] {
+				return pad(r[i], gap)
+			}
+			return r[i] + strings.Repeat(" ", gap)
+		})
+	}
+	fmt.Fprintf(&b, "(%d rows)\n", len(rows))
+	return b.String()
+}
