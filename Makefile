@@ -31,11 +31,13 @@ install: ## Install into Steampipe (~/.steampipe/plugins/local/tokens) and add c
 vet: ## go vet and gofmt
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e
+	$(GO) vet -tags specs ./internal/sandbox
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 lint: ## staticcheck, pinned
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(STATICCHECK) -tags e2e ./e2e
+	$(GO) run $(STATICCHECK) -tags specs ./internal/sandbox
 
 sdk-patched: ## A copy of the SDK with patches/ applied, for the race-detector run (.cache/sdk-patched)
 	$(GO) run ./internal/tools/patchmod -modfile .cache/sdk-patched.mod .cache/sdk-patched $(SDK)@$$($(GO) list -m -f '{{.Version}}' $(SDK))

@@ -202,9 +202,14 @@ func (s *Sandbox) vercelList(q url.Values, fault string) *response {
 	default:
 		next = ms(tokens[end-1].CreatedAt)
 	}
+	// prev takes next's type: the list's oneOf has a string-cursor and a numeric
+	// variant, and a page must match one of them. A page past the end has no prev.
 	var prev any
-	if start > 0 {
+	if start > 0 && start < len(tokens) {
 		prev = ms(tokens[start].CreatedAt)
+		if stringCursor {
+			prev = base64.StdEncoding.EncodeToString([]byte("pos:" + strconv.Itoa(start)))
+		}
 	}
 	return jsonResponse(http.StatusOK, map[string]any{"tokens": page, "pagination": map[string]any{"count": len(page), "next": next, "prev": prev}})
 }
