@@ -15,12 +15,12 @@ help: ## List the targets
 deps: ## Install the Debian packages the tests and the demo need (PostgreSQL headers pinned to the server)
 	scripts/deps.sh
 
-build: ## Build the plugin binary into build/tokens.plugin
-	$(GO) build -o build/tokens.plugin -tags netgo .
+build: sdk-patched ## Build the plugin binary into build/tokens.plugin (against the patched SDK)
+	$(GO) build -modfile=.cache/sdk-patched.mod -o build/tokens.plugin -tags netgo .
 
-install: ## Install into Steampipe (~/.steampipe/plugins/local/tokens) and add config/tokens.spc if absent
+install: sdk-patched ## Install into Steampipe (~/.steampipe/plugins/local/tokens) and add config/tokens.spc if absent
 	mkdir -p $(PLUGIN_DIR) $(STEAMPIPE_INSTALL_DIR)/config
-	$(GO) build -o $(PLUGIN_DIR)/tokens.plugin -tags netgo .
+	$(GO) build -modfile=.cache/sdk-patched.mod -o $(PLUGIN_DIR)/tokens.plugin -tags netgo .
 	@if [ -e $(STEAMPIPE_INSTALL_DIR)/config/tokens.spc ]; then \
 		echo "kept your $(STEAMPIPE_INSTALL_DIR)/config/tokens.spc"; \
 	else \

@@ -26,6 +26,11 @@ var (
 	// benchmarks' clean run.
 	clean    *sandbox.Sandbox
 	cleanURL string
+	// big and soak exist when benchmarking: 100,000 Vercel tokens at 25 ms (schema
+	// big), and 1,050 tokens at 10 ms for the soak and concurrency benchmarks (schema
+	// soak).
+	big, soak       *sandbox.Sandbox
+	bigURL, soakURL string
 	cluster  *pgcluster.Cluster
 	// benchmarking: make bench sizes the sandbox like real estates and adds latency.
 	benchmarking = os.Getenv("TOKENS_E2E_BENCH") != ""
@@ -37,7 +42,7 @@ func servers() map[string]string {
 	base := func(extra map[string]string) string { return string(sb.ConnectionConfig(sbURL, extra)) }
 	allow := map[string]string{"allow_sign_in_token_create": "true", "allow_sign_in_token_revoke": "true",
 		"allow_user_token_create": "true", "allow_user_token_update": "true", "allow_user_token_revoke": "true"}
-	return map[string]string{
+	m := map[string]string{
 		"tokens":      base(allow),
 		"flags_off":   base(nil),
 		"bad_vercel":  strings.Replace(base(nil), sb.VercelToken(), "wrong", 1),
@@ -46,6 +51,11 @@ func servers() map[string]string {
 		"fast_fail":   base(map[string]string{"max_retries": "1", "request_timeout": "0.5", "allow_sign_in_token_create": "true", "allow_user_token_create": "true"}),
 		"clean":       string(clean.ConnectionConfig(cleanURL, nil)),
 	}
+	if benchmarking {
+		m["big"] = string(big.ConnectionConfig(bigURL, nil))
+		m["soak"] = string(soak.ConnectionConfig(soakURL, nil))
+	}
+	return m
 }
 
 func TestMain(m *testing.M) {
@@ -67,6 +77,16 @@ func run(m *testing.M) int {
 	cleanSrv := httptest.NewServer(clean)
 	defer cleanSrv.Close()
 	cleanURL = cleanSrv.URL
+	if benchmarking {
+		big = sandbox.New(sandbox.Config{VercelTokens: 99989, Latency: 25 * time.Millisecond})
+		bigSrv := httptest.NewServer(big)
+		defer bigSrv.Close()
+		bigURL = bigSrv.URL
+		soak = sandbox.New(sandbox.Config{VercelTokens: 989, QueryServerUsers: 44, Latency: 10 * time.Millisecond})
+		soakSrv := httptest.NewServer(soak)
+		defer soakSrv.Close()
+		soakURL = soakSrv.URL
+	}
 
 	dir, err := os.MkdirTemp("/tmp", "tokens-e2e-")
 	if err != nil {

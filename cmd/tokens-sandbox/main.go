@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.ClerkUsers, "clerk-users", 0, "generated Clerk users added")
 	fs.IntVar(&cfg.ClerkRateLimit, "clerk-rate-limit", 0, "Clerk requests per 10 s before 429 (0: 100, -1: off)")
 	fs.StringVar(&cfg.VercelCursor, "vercel-cursor", "mixed", "Vercel's pagination cursor: number, string or mixed")
-	fs.DurationVar(&cfg.Latency, "latency", 0, "latency added to every upstream request")
+	fs.DurationVar(&cfg.Latency, "latency", 0, "time from each upstream request's arrival to its answer")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the credentials and generated data")
 	configOut := fs.String("config-out", "", "write the connection-config body (HCL, mode 0600) here")
 	readyFile := fs.String("ready-file", "", "write the listen address here once serving")
