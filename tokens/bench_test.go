@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/vercel"
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
 )
 
@@ -28,7 +31,7 @@ import (
 //   floor-ms    the time those requests take at that latency, upstreams in parallel counting once
 //   wall/floor  how close the plugin comes to that floor
 //   peak-MB     peak live heap of the whole process (as each GC found it) while the query ran
-// scripts/bench.sh runs them (make bench) and writes BENCHMARKS.md.
+// internal/tools/benchreport runs them (make bench) and writes BENCHMARKS.md.
 
 const benchLatency = 25 * time.Millisecond
 
@@ -336,4 +339,51 @@ func BenchmarkSignInTokens(b *testing.B) {
 	floor := time.Duration(n-bucket)*time.Second/fill + benchLatency
 	runScenario(b, r, scenario{q: sit(map[string]any{"user_id": users}, "id", "url"),
 		extra: []string{"allow_sign_in_token_create = true"}, rows: n, needed: n, floor: floor, pause: time.Second})
+}
+
+// BenchmarkRequestChain walks the 10,000 tokens' pages with the plugin's Vercel
+// client alone (no SDK, no PostgreSQL): the fastest a full listing can go against this
+// sandbox on this machine, since cursor pages are strictly sequential.
+func BenchmarkRequestChain(b *testing.B) {
+	r := startRemote(b, "-vercel-tokens", "9989")
+	setting := func(name string) string {
+		m := regexp.MustCompile(name + `\s*=\s*"([^"]+)"`).FindStringSubmatch(r.config)
+		if m == nil {
+			b.Fatalf("no %s in the sandbox's config", name)
+		}
+		return m[1]
+	}
+	c, err := vercel.New(upstream.Options{BaseURL: setting("vercel_base_url"), MaxRetries: 1, Timeout: time.Minute}, setting("vercel_api_token"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const tokens, pages = 10000, 100
+	var reqs, ratio, peakMB float64
+	for b.Loop() {
+		b.StopTimer()
+		r.call(b, http.MethodDelete, "/_sandbox/requests", nil, nil)
+		h := startHeapPeak()
+		b.StartTimer()
+		start, n := time.Now(), 0
+		for page, err := range c.Tokens(context.Background(), vercel.ListOptions{Ahead: 2}) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(page)
+		}
+		wall := time.Since(start)
+		b.StopTimer()
+		peakMB = max(peakMB, h.end())
+		if n != tokens {
+			b.Fatalf("%d tokens, want %d", n, tokens)
+		}
+		reqs += float64(len(r.requests(b)))
+		ratio += float64(wall) / float64(pages*benchLatency)
+		b.StartTimer()
+	}
+	b.ReportMetric(reqs/float64(b.N), "reqs")
+	b.ReportMetric(pages, "needed")
+	b.ReportMetric(float64(pages*benchLatency)/float64(time.Millisecond), "floor-ms")
+	b.ReportMetric(ratio/float64(b.N), "wall/floor")
+	b.ReportMetric(peakMB, "peak-MB")
 }

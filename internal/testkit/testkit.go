@@ -46,10 +46,10 @@ func NotInTemplates(r rune) bool {
 	return !(r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(" .,:()[]_", r)))
 }
 
-// JSONStrings are the byte ranges of the string literals of a JSON text that are
+// jsonStrings are the byte ranges of the string literals of a JSON text that are
 // values (not object keys), contents only, without the quotes. An unterminated string
 // runs to the end of the text.
-func JSONStrings(body []byte) [][2]int {
+func jsonStrings(body []byte) [][2]int {
 	var out [][2]int
 	for i := 0; i < len(body); i++ {
 		if body[i] != '"' {
@@ -78,7 +78,7 @@ func JSONStrings(body []byte) [][2]int {
 // shape and length, none of the text.
 func MaskStrings(body []byte) []byte {
 	masked := bytes.Clone(body)
-	for _, r := range JSONStrings(body) {
+	for _, r := range jsonStrings(body) {
 		for i := r[0]; i < r[1]; i++ {
 			masked[i] = 'x'
 		}
@@ -86,8 +86,8 @@ func MaskStrings(body []byte) []byte {
 	return masked
 }
 
-// StringValues decodes the strings of a JSON text (valid or not: as far as it parses).
-func StringValues(body []byte) []string {
+// stringValues decodes the strings of a JSON text (valid or not: as far as it parses).
+func stringValues(body []byte) []string {
 	var out []string
 	dec := json.NewDecoder(bytes.NewReader(body))
 	for {
@@ -120,7 +120,7 @@ func CheckRefusal(tb testing.TB, body []byte, err error) {
 	if !utf8.ValidString(msg) {
 		tb.Fatalf("the error is not valid UTF-8: %q", msg)
 	}
-	for _, s := range StringValues(body) {
+	for _, s := range stringValues(body) {
 		if len(s) >= 8 && strings.ContainsFunc(s, NotInTemplates) && strings.Contains(msg, s) {
 			tb.Fatalf("the error quotes the body's string %q: %s", s, msg)
 		}
