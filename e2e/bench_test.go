@@ -35,9 +35,9 @@ func BenchmarkPostgres(b *testing.B) {
 	pages := func(tokens int) int { return (tokens + 99) / 100 }
 	v, qs, bigV := len(sb.VercelTokens()), len(sb.QueryServerUserTokens()), len(big.VercelTokens())
 	for _, sc := range []struct {
-		name   string
-		sql    string
-		rows   int
+		name string
+		sql  string
+		rows int
 		// needed: every Vercel page, the Query Server's tokens, and what the columns
 		// need: its users (email), Vercel's account (email) and current token
 		// (is_current), each looked up once per session alongside the first page.

@@ -31,7 +31,7 @@ var (
 	// soak).
 	big, soak       *sandbox.Sandbox
 	bigURL, soakURL string
-	cluster  *pgcluster.Cluster
+	cluster         *pgcluster.Cluster
 	// benchmarking: make bench sizes the sandbox like real estates and adds latency.
 	benchmarking = os.Getenv("TOKENS_E2E_BENCH") != ""
 )
