@@ -31,7 +31,7 @@ func profiles(dir string) error {
 		return err
 	}
 	fmt.Fprintln(os.Stderr, "==> in process")
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "ListingMemory/10000", "-benchtime", "3x",
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "ListingMemory/10000_", "-benchtime", "3x",
 		"-cpuprofile", filepath.Join(abs, "inprocess-cpu.pprof"), "-memprofile", filepath.Join(abs, "inprocess-heap.pprof"),
 		"-o", filepath.Join(abs, "tokens.test"), "./tokens")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
