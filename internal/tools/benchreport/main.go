@@ -37,7 +37,7 @@ func main() {
 	case flag.NArg() > 0:
 		err = report(flag.Args(), *out)
 	default:
-		err = fmt.Errorf("usage: benchreport -run | -profile | FILE...")
+		err = fmt.Errorf("usage: benchreport -run, benchreport -profile, or benchreport FILE [FILE]")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
