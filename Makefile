@@ -52,7 +52,7 @@ fuzz-brief: ## Each fuzz target for 3 seconds (part of make test)
 fuzz: ## Each fuzz target for FUZZTIME (default 1m)
 	$(GO) run ./internal/tools/fuzzall -fuzztime $${FUZZTIME:-1m}
 
-test: unit fuzz-brief e2e spec-check-if-present ## Everything CI runs: vet, lint, Go tests, fuzzing, SQL and Powerpipe tests through a real PostgreSQL
+test: unit fuzz-brief e2e spec-check-if-present ## Everything CI runs: vet, lint, Go tests, fuzzing, SQL and Powerpipe tests through a real PostgreSQL (and spec-check where SPECS exists)
 
 fdw: deps ## Build the standalone PostgreSQL extension into build/postgres/
 	scripts/build-fdw.sh
@@ -75,7 +75,7 @@ bench: fdw ## Benchmarks against the sandbox with 25 ms of latency; writes BENCH
 profile: fdw ## CPU and heap profiles of one full listing, in process and in a PostgreSQL backend (build/profile/)
 	$(GO) run ./internal/tools/benchreport -profile
 
-SPECS ?= $(abspath $(CURDIR)/../shared/specs)
+SPECS ?= $(or $(TOKENS_SPECS),$(abspath $(CURDIR)/../shared/specs))
 
 spec-check: ## The sandbox against the vendors' own specs and tests (in SPECS, default ../shared/specs)
 	TOKENS_SPECS=$(SPECS) $(GO) test -tags specs -count=1 ./internal/sandbox

@@ -160,6 +160,9 @@ func BenchmarkPostgresConcurrent(b *testing.B) {
 					cpu += cpuSeconds(b, pid)
 					rss = max(rss, procStatus(b, pid, "VmHWM")/1024)
 				}
+				for _, c := range conns { // each iteration's sessions end with it
+					c.Close(context.Background())
+				}
 				b.ReportMetric(float64(sessions*each)/wall.Seconds(), "listings/s")
 				b.ReportMetric((cpu-cpu0)*1e6/float64(sessions*each*rows), "cpu-µs/row")
 				b.ReportMetric(rss, "rss-MB")

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/pgcluster"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
 )
 
@@ -138,10 +141,10 @@ func exampleTitles(doc []byte) []string {
 }
 
 // remediationValues stand in for the placeholders of the Powerpipe controls' remediation
-// examples. The sandbox has one admin, whose token the connection uses (which the plugin
-// refuses to change), so a user stands in for "another admin".
+// examples. "<admin email>" is the admin whose token the tokens connection uses: its
+// example runs from a second admin's connection, as its doc says (secondAdmin).
 var remediationValues = strings.NewReplacer(
-	"<admin email>", "dev@example.com",
+	"<admin email>", "admin@example.com",
 	"<owner email>", "dev@example.com",
 	"<provider>", "vercel",
 	"<token id>", "tok_0ldM0n1t0r1ng4Lp8Kq",
@@ -159,6 +162,29 @@ var remediationWants = map[string][][]string{
 	"user_token_owner_active.md":                     {{"revoked"}},
 	"user_token_rotated_within_max_age.md":           {{"revoked"}, {"revoked"}},
 	"user_token_used_recently.md":                    {{"revoked"}},
+}
+
+// secondAdmin adds an admin with a token of its own to the sandbox, and points c at a
+// connection that authenticates with it (schema second_admin).
+func secondAdmin(t *testing.T, c *pgx.Conn) {
+	uuid := sb.AddQueryServerUser("second-admin@example.com", true)
+	var token string
+	for _, tok := range sb.QueryServerUserTokens() {
+		if tok.UserUUID == uuid {
+			token = tok.Token
+		}
+	}
+	config := strings.Replace(string(sb.ConnectionConfig(sbURL, map[string]string{"allow_user_token_update": "true"})),
+		sb.QueryServerAdminToken(), token, 1)
+	ctx := context.Background()
+	for _, stmt := range []string{"drop schema if exists second_admin cascade", "drop server if exists second_admin cascade",
+		"create server second_admin foreign data wrapper " + pgcluster.Extension + " options (config " + quote(config) + ")",
+		"create schema second_admin", "import foreign schema tokens from server second_admin into second_admin",
+		"set search_path to second_admin, public"} {
+		if _, err := c.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", strings.SplitN(stmt, " options", 2)[0], err)
+		}
+	}
 }
 
 var remediationBlock = regexp.MustCompile("(?s)```sql\n(.*?)```")
@@ -190,6 +216,14 @@ func TestEveryRemediationExampleActs(t *testing.T) {
 			}
 			for i, sql := range blocks {
 				c := fresh(t)
+				if strings.Contains(sql, "'admin@example.com'") {
+					// From the connection itself, the plugin refuses: the update would
+					// re-mint the token it authenticates with.
+					if _, err := rowsOf(t, c, sql); err == nil || !strings.Contains(err.Error(), "lock") {
+						t.Fatalf("example %d from the connection's own token: %v", i+1, err)
+					}
+					secondAdmin(t, c)
+				}
 				rows := mustRows(t, c, sql)
 				var got []string
 				for _, r := range rows {
@@ -237,11 +271,15 @@ func TestIndexExampleShowsWhatTheQueryReturns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		numeric = make([]bool, len(vals))
+		if numeric == nil {
+			numeric = make([]bool, len(vals))
+		}
 		var line []string
 		for i, v := range vals {
-			_, isInt := v.(int32)
-			numeric[i] = isInt
+			switch v.(type) {
+			case int16, int32, int64, float32, float64:
+				numeric[i] = true
+			}
 			line = append(line, fmt.Sprint(v))
 		}
 		cells = append(cells, line)
@@ -262,8 +300,9 @@ func TestIndexExampleShowsWhatTheQueryReturns(t *testing.T) {
 	}
 }
 
-// psqlAligned prints rows as psql's aligned format does: headers centred, numbers
-// right-aligned, text left-aligned, then the row count.
+// psqlAligned prints text and number columns in psql's aligned format: headers
+// centred, numbers right-aligned, text left-aligned, then the row count. (Other types
+// would print as Go shows them: the example sticks to text and numbers.)
 func psqlAligned(header []string, rows [][]string, numeric []bool) string {
 	width := make([]int, len(header))
 	for i, h := range header {
@@ -299,6 +338,10 @@ func psqlAligned(header []string, rows [][]string, numeric []bool) string {
 			return r[i] + strings.Repeat(" ", gap)
 		})
 	}
-	fmt.Fprintf(&b, "(%d rows)\n", len(rows))
+	if len(rows) == 1 {
+		b.WriteString("(1 row)\n")
+	} else {
+		fmt.Fprintf(&b, "(%d rows)\n", len(rows))
+	}
 	return b.String()
 }

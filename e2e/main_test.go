@@ -129,12 +129,27 @@ func run(m *testing.M) int {
 	if code != 0 {
 		log, _ := os.ReadFile(cluster.Log())
 		lines := strings.Split(strings.TrimSpace(string(log)), "\n")
-		fmt.Fprintf(os.Stderr, "--- the last lines of the PostgreSQL log ---\n%s\n", strings.Join(lines[max(0, len(lines)-30):], "\n"))
+		tail := strings.Join(lines[max(0, len(lines)-30):], "\n")
+		for _, secret := range allSecrets() { // the failure may be a secret in the log
+			tail = strings.ReplaceAll(tail, secret, "[redacted]")
+		}
+		fmt.Fprintf(os.Stderr, "--- the last lines of the PostgreSQL log ---\n%s\n", tail)
 	}
 	return code
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// allSecrets are the secrets of every sandbox the tests use.
+func allSecrets() []string {
+	s := append(sb.Secrets(), clean.Secrets()...)
+	for _, b := range []*sandbox.Sandbox{big, soak} {
+		if b != nil {
+			s = append(s, b.Secrets()...)
+		}
+	}
+	return s
+}
 
 // scanServerLog: the server log (plugin and wrapper lines, at DEBUG) holds no secret.
 func scanServerLog() int {
@@ -143,7 +158,7 @@ func scanServerLog() int {
 		fmt.Fprintf(os.Stderr, "e2e: the server log is unreadable or nearly empty (%d bytes): %v\n", len(text), err)
 		return 1
 	}
-	secrets := append(sb.Secrets(), clean.Secrets()...)
+	secrets := allSecrets()
 	for _, s := range secrets {
 		if strings.Contains(string(text), s) {
 			fmt.Fprintf(os.Stderr, "e2e: a sandbox secret (%d chars) appears in the PostgreSQL log\n", len(s))

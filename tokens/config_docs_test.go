@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/clerk"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/vercel"
 )
 
 // The connection arguments as the docs must show them: argument, environment
@@ -57,7 +59,7 @@ func TestConfigDocsNameEveryArgument(t *testing.T) {
 		t.Fatalf("the connection block has %v; documentedArguments has %v", hclNames, documented)
 	}
 	codeDefaults := map[string]string{
-		"vercel_base_url": "`" + "https://api.vercel.com" + "`", "clerk_base_url": "`https://api.clerk.com/v1`",
+		"vercel_base_url": "`" + vercel.DefaultBaseURL + "`", "clerk_base_url": "`" + clerk.DefaultBaseURL + "`",
 		"max_retries": fmt.Sprintf("`%d`", defaultMaxRetries), "request_timeout": fmt.Sprintf("`%d`", int(defaultRequestTimeout.Seconds())),
 	}
 	index := readRepoFile(t, "docs/index.md")

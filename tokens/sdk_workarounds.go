@@ -42,7 +42,7 @@ func settled(start time.Time, err error) error {
 // value (table_fetch.go, doListForQualValues), each copy then runs every matrix item,
 // and setMatrixItem overwrites the copy's provider qual with the item's: each provider
 // is listed twice, and every row comes back twice. Measured: 2 × the rows and
-// requests, by TestUserTokensPushdownRequestCounts ("provider IN both").
+// requests, by TestUserTokensRequestCounts (case "provider in ('vercel', 'query_server')").
 // firstListOf lets the first list of each (matrix item, own quals) through and skips
 // the repeats. Delete when the SDK splits IN lists on a matrix column by matrix item.
 func firstListOf(c *claims, d *plugin.QueryData, provider string) bool {

@@ -441,7 +441,8 @@ func queryServerActions(c *clients, d *plugin.QueryData, verb string, emails []s
 					return nil, nil, &UsageError{Table: "user_token_actions", Message: email + " has no token to update: create one (action = 'create')"}
 				case tok.IsCurrent:
 					return nil, nil, &UsageError{Table: "user_token_actions", Message: email + "'s token is the one this connection " +
-						"authenticates with: an update re-mints it, which would lock the connection out; change it with the query CLI"}
+						"authenticates with: an update re-mints it, which would lock the connection out; " +
+						"change it from a connection that uses another admin's token, or with the query CLI"}
 				}
 				// The server resets what it is not sent: send the current values of the rest.
 				if w.Write == nil {

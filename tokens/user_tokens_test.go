@@ -205,7 +205,7 @@ func (e *env) counts() requestCounts {
 }
 
 // requestCase is a query shape and the requests it costs: the table in
-// docs/tables/user_tokens.md is generated from these (TestDocsAreTheTests).
+// docs/tables/user_tokens.md is generated from these (TestReliabilityDocIsTheTests).
 type requestCase struct {
 	shape  string // as the doc shows it
 	q      query

@@ -40,6 +40,8 @@ type Config struct {
 	ClerkRateLimit int
 	// Latency is the time from an upstream request's arrival to its answer, the
 	// sandbox's own work included (when that takes longer, the answer is that late).
+	// A write takes effect on arrival: a client that gives up while the answer waits
+	// meets a provider that acted, as a real one may.
 	Latency time.Duration
 	// Now is the time the data is relative to: by default the start of the current
 	// UTC day.

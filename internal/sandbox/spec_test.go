@@ -480,6 +480,9 @@ func (r *hurlReplay) play(e hurlEntry) error {
 // user and the token the server's insert trigger makes (write 1, never expiring).
 // Only an active admin is mapped: the server's INSERT swaps the admin and active
 // values (gc-victor/query controllers/user.rs), which matters only when they differ.
+//
+// A mapped step answers the status it expects, or is refused as unmapped: what the
+// replay checks for it is the state the later steps read, not its status.
 func (r *hurlReplay) addUser(body string, want int) (int, error) {
 	var in struct {
 		Email         string
