@@ -80,7 +80,9 @@ func start(ctx context.Context) error {
 	if err := stop(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The cluster runs as postgres, which must reach dir/pg; the secrets in dir (pgpass,
+	// Powerpipe's config) are files of mode 0600 in directories of mode 0700.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	config, sandbox, err := connectionConfig(ctx)
@@ -211,7 +213,10 @@ func printQuery(ctx context.Context, conn *pgx.Conn, sql string) error {
 		}
 		var cells []string
 		for _, v := range vals {
-			if t, ok := v.(time.Time); ok {
+			switch t := v.(type) {
+			case nil:
+				v = "" // as psql shows a null
+			case time.Time:
 				v = t.UTC().Format("2006-01-02 15:04")
 			}
 			cells = append(cells, fmt.Sprint(v))
@@ -220,7 +225,11 @@ func printQuery(ctx context.Context, conn *pgx.Conn, sql string) error {
 		n++
 	}
 	w.Flush()
-	fmt.Printf("(%d rows)\n", n)
+	if n == 1 {
+		fmt.Println("(1 row)")
+	} else {
+		fmt.Printf("(%d rows)\n", n)
+	}
 	return rows.Err()
 }
 
@@ -240,7 +249,7 @@ func benchmark(cluster *pgcluster.Cluster) {
 	if err := os.WriteFile(filepath.Join(install, "config", "demo.ppc"), []byte(conf), 0o600); err != nil {
 		return
 	}
-	cmd := exec.Command(bin, "benchmark", "run", "tokens.benchmark.all_controls", "--database", "connection.postgres.demo",
+	cmd := exec.Command(bin, "benchmark", "run", "tokens.benchmark.all_controls", "--var", "database=connection.postgres.demo",
 		"--search-path-prefix", "tokens", "--output", "brief")
 	cmd.Dir = "powerpipe"
 	cmd.Env = append(os.Environ(), "POWERPIPE_INSTALL_DIR="+install, "POWERPIPE_UPDATE_CHECK=false", "POWERPIPE_TELEMETRY=none",
