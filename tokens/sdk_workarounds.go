@@ -74,9 +74,13 @@ func column[R any](name string, typ proto.ColumnType, get func(*R) any, descript
 
 // Defect 4: adding a connection re-initialises the plugin's shared *Table values
 // (Plugin.initialiseTables, Table.initialise writes Plugin, Tags and the default
-// configs) while queries of other connections read them
-// (docs/upstream/sdk-tables-reinitialised-during-queries.md). Measured: go test -race
-// reported it when one test added a connection while another's query streamed rows.
-// Steampipe and the Postgres wrapper change connections between queries, so the plugin
-// carries nothing; the test harness serialises connection changes against queries
-// (harness_test.go, configMu). Delete that lock when the SDK stops writing shared tables.
+// configs) while queries of other connections read them, even from list goroutines
+// still running after their query returned
+// (docs/upstream/sdk-tables-reinitialised-during-queries.md). Measured:
+// TestConnectionsAddedWhileListsLinger under -race, 1 of 3 runs without SDK patch
+// 0010, 0 of 5 with it. The patched builds (extension, make build/install, the race
+// pass) initialise each table once. The plugin carries nothing: Steampipe and the
+// wrapper add connections between queries; the test harness also serialises
+// connection changes against queries (harness_test.go, configMu), which keeps the
+// plain pass, on the released SDK, clear of concurrent map writes. Delete the patch
+// and that lock when the SDK stops writing shared tables.
