@@ -25,7 +25,8 @@ import (
 //     never undone; a creation whose row was not delivered (cancelled meanwhile, or
 //     the scan failed) is revoked again.
 //   - A scan that fails delivers nothing: PostgreSQL discards its rows, so what it
-//     created is revoked and the error says so.
+//     created is revoked and the error lists it. Once it has failed it starts no
+//     other action, and the failure waits for the actions in flight to finish.
 //   - Never cached (each table turns the query cache off) and never retried by the
 //     SDK (no retry config); the clients repeat a request only when the upstream
 //     certainly did not act on it.
@@ -45,30 +46,51 @@ type undo struct {
 
 type actionScan struct {
 	claims
-	mu      sync.Mutex
-	failed  bool
-	created []*undo // what this scan created, in order
+	mu       sync.Mutex
+	failed   bool
+	created  []*undo        // what this scan created and delivered, in order
+	late     []string       // what was revoked because the scan had failed meanwhile
+	lateLost []string       // ... and could not be
+	inFlight sync.WaitGroup // actions started and not yet kept or failed
 }
 
 var actionScans = scanStates[*actionScan]{new: func() *actionScan { return &actionScan{} }}
 
-// runActions carries out a list call's actions in order, streaming each outcome.
+// runActions carries out a list call's actions in order, streaming each outcome. The
+// SDK runs one list call per value of an IN list, in parallel: they share the scan.
 func runActions(ctx context.Context, d *plugin.QueryData, actions []action) error {
 	scan := actionScans.of(d)
 	for _, a := range actions {
 		if !scan.claim(a.key) {
 			continue
 		}
+		if !scan.begin() {
+			return nil // the scan failed: another list call returns its error
+		}
 		row, u, err := a.do(context.WithoutCancel(ctx))
 		if err != nil {
+			scan.inFlight.Done()
 			return scan.fail(ctx, err)
 		}
-		if !scan.keep(ctx, u) {
+		kept := scan.keep(ctx, u)
+		scan.inFlight.Done()
+		if !kept {
 			return ctx.Err()
 		}
 		d.StreamListItem(ctx, row)
 	}
 	return nil
+}
+
+// begin counts an action in flight, unless the scan has failed: it then acts no more.
+func (s *actionScan) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed {
+		return false
+	}
+	s.inFlight.Add(1)
+	return true
 }
 
 // keep records a creation, or revokes it at once when its row can no longer be
@@ -81,12 +103,20 @@ func (s *actionScan) keep(ctx context.Context, u *undo) bool {
 	}
 	s.mu.Unlock()
 	if gone && u != nil {
-		_ = u.run(context.WithoutCancel(ctx))
+		err := u.run(context.WithoutCancel(ctx))
+		s.mu.Lock()
+		if err != nil {
+			s.lateLost = append(s.lateLost, u.what)
+		} else {
+			s.late = append(s.late, u.what)
+		}
+		s.mu.Unlock()
 	}
 	return !gone
 }
 
-// fail marks the scan failed and revokes what it created, saying so in the error.
+// fail marks the scan failed, waits for its other actions in flight (each revokes what
+// it creates from then on), revokes what the scan created, and says so in the error.
 // A cancelled scan revokes nothing more: its rows may already have been read.
 func (s *actionScan) fail(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
@@ -94,19 +124,21 @@ func (s *actionScan) fail(ctx context.Context, err error) error {
 	}
 	s.mu.Lock()
 	s.failed = true
-	created := s.created
-	s.created = nil
 	s.mu.Unlock()
-	if len(created) == 0 {
-		return err
-	}
-	var revoked, kept []string
+	s.inFlight.Wait()
+	s.mu.Lock()
+	created, revoked, kept := s.created, s.late, s.lateLost
+	s.created, s.late, s.lateLost = nil, nil, nil
+	s.mu.Unlock()
 	for _, u := range created {
 		if uerr := u.run(context.WithoutCancel(ctx)); uerr != nil {
 			kept = append(kept, u.what)
 		} else {
 			revoked = append(revoked, u.what)
 		}
+	}
+	if len(revoked) == 0 && len(kept) == 0 {
+		return err
 	}
 	note := "the query failed, so what it had created was revoked again: " + strings.Join(revoked, ", ")
 	if len(kept) > 0 {

@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"encoding/json"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -275,17 +276,31 @@ func TestActionsAreNeverCached(t *testing.T) {
 // A scan that fails revokes what it had created: PostgreSQL discards its rows.
 func TestFailedScanRevokesWhatItCreated(t *testing.T) {
 	e := newEnv(t, sandbox.Config{}, allowTokens...)
-	// The third create of the IN list fails with a 400 (an empty name).
-	_, err := e.run(uta(map[string]any{"action": "create", "provider": "vercel", "name": []string{"a", "b", "", "c"}}, "id", "token"))
+	// The SDK runs the IN list's creates in parallel; the third to reach Vercel fails.
+	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Method: "POST", After: 2, Times: 1, Kind: "status", Status: 400})
+	_, err := e.run(uta(map[string]any{"action": "create", "provider": "vercel", "name": []string{"a", "b", "c", "d"}}, "id", "token"))
 	assertErrorMentions(t, err, "400", "the query failed, so what it had created was revoked again")
-	waitFor(t, func() bool {
-		for _, tok := range e.sb.VercelTokens() {
-			if len(tok.Name) == 1 {
-				return false
+	var created, revoked int
+	for _, r := range e.sb.Requests() {
+		switch {
+		case r.Method == "POST" && r.Status == 200:
+			created++
+		case r.Method == "DELETE":
+			revoked++
+			if id := path.Base(r.Path); !strings.Contains(err.Error(), id) {
+				t.Errorf("the error does not list %s, which was revoked: %v", id, err)
 			}
 		}
-		return true
-	}, "every token the failed scan created is revoked")
+	}
+	// Two creates began before the failure; one that had not begun never starts.
+	if created < 2 || revoked != created {
+		t.Fatalf("%d created, %d revoked: %v", created, revoked, e.sb.Requests())
+	}
+	for _, tok := range e.sb.VercelTokens() {
+		if len(tok.Name) == 1 {
+			t.Fatalf("%s is still there", tok.Name)
+		}
+	}
 }
 
 // Cancelled mid-way: an in-flight create is finished and revoked, and nothing
