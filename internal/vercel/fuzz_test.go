@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +184,89 @@ func FuzzTokenPath(f *testing.F) {
 			t.Fatalf("GetToken(%q) = %+v (known: %v)", id, tok, known[id])
 		}
 	})
+}
+
+// FuzzPeekedPage: reading a page's cursor before decoding it (so that the next
+// request leaves first) ends as decoding first would: the same tokens and next
+// cursor, or the same error. The one exception is valid JSON that gives a key
+// twice, which the peek and Go's decoder read differently: the listing stops with a
+// decode error rather than follow either.
+func FuzzPeekedPage(f *testing.F) {
+	for _, b := range sandboxBodies(f) {
+		f.Add(b)
+	}
+	for _, s := range []string{
+		`{"tokens":[{"id":"a"}],"pagination":{"next":1},"pagination":{"next":2}}`,
+		`{"tokens":[{"id":"a"}],"pagination":{"next":1},"Pagination":{"next":1}}`,
+		`{"tokens":[{"id":"a"}],"tokens":[{"id":"a"},{"id":"b"}],"pagination":{"next":1}}`,
+		`{"TOKENS":[{"ID":"a"}],"Pagination":{"Next":"x"}}`, `{"tok\u0065ns":[{"id":"a"}],"pagination":{"next":"x"}}`,
+		`{"pagination":{"next":7},"tokens":[{"id":"a"}`, `{"pagination":{"next":7},"tokens":[{"name":"a"}]}`,
+		`{"pagination":{"next":7},"tokens":[]}`, `{"pagination":{"next":[7]},"tokens":[{"id":"a"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p := &pager{seen: map[string]bool{}, pages: 1}
+		got, err := p.read(&upstream.Response{Status: 200, Body: bytes.Clone(body)}).decode()
+		first := &upstream.Response{Status: 200, Body: bytes.Clone(body)}
+		want, cursor, wantErr := decodePage(first)
+		if wantErr == nil && cursor != "" && len(want) == 0 {
+			wantErr = first.ProtocolError("page 1 is empty but names a next page; stopping rather than looping")
+		}
+		switch {
+		case wantErr != nil:
+			if err == nil || err.Error() != wantErr.Error() {
+				t.Fatalf("peeked: %v; decoded first: %v", err, wantErr)
+			}
+		case err != nil:
+			if !strings.Contains(err.Error(), "(pagination or tokens given twice)") || !givesAKeyTwice(body) {
+				t.Fatalf("peeked: %v; decoded first: %d tokens, cursor %q", err, len(want), cursor)
+			}
+		case !reflect.DeepEqual(got, want) || p.until != cursor || p.done != (cursor == ""):
+			t.Fatalf("peeked: %d tokens, next %q (done %v); decoded first: %d tokens, next %q", len(got), p.until, p.done, len(want), cursor)
+		}
+	})
+}
+
+// givesAKeyTwice: body is a JSON object with "tokens" or "pagination" twice, or
+// "next" twice in a "pagination", the keys compared as Go's decoder matches them
+// (unescaped, in any case).
+func givesAKeyTwice(body []byte) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return false
+	}
+	twice := func(obj []byte, keys ...string) bool {
+		dec := json.NewDecoder(bytes.NewReader(obj))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			return false
+		}
+		seen := map[string]int{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return false
+			}
+			seen[strings.ToLower(k.(string))]++
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return false
+			}
+		}
+		for _, k := range keys {
+			if seen[k] > 1 {
+				return true
+			}
+		}
+		return false
+	}
+	if twice(body, "tokens", "pagination") {
+		return true
+	}
+	for k, v := range top {
+		if strings.EqualFold(k, "pagination") && twice(v, "next") {
+			return true
+		}
+	}
+	return false
 }
