@@ -69,10 +69,10 @@ demo: fdw powerpipe ## Start PostgreSQL with the extension and the sandbox (or r
 demo-stop: ## Stop what make demo started
 	$(GO) run ./cmd/tokens-demo stop
 
-bench: fdw ## Benchmarks against the sandbox with 25 ms of latency; writes BENCHMARKS.md
+bench: fdw sdk-patched ## Benchmarks against the sandbox with 25 ms of latency; writes BENCHMARKS.md
 	$(GO) run ./internal/tools/benchreport -run
 
-profile: fdw ## CPU and heap profiles of one full listing, in process and in a PostgreSQL backend (build/profile/)
+profile: fdw sdk-patched ## CPU and heap profiles of one full listing, in process and in a PostgreSQL backend (build/profile/)
 	$(GO) run ./internal/tools/benchreport -profile
 
 SPECS ?= $(or $(TOKENS_SPECS),$(abspath $(CURDIR)/../shared/specs))

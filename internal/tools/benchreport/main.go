@@ -45,6 +45,10 @@ func main() {
 	}
 }
 
+// patchedSDK builds the in-process benchmarks as make build and make install build
+// the plugin: against the SDK with patches/ applied (make sdk-patched).
+var patchedSDK = []string{"-modfile=.cache/sdk-patched.mod", "-tags", "sdkpatched"}
+
 // runBenchmarks runs each suite once per count, saving its output in dir and
 // echoing it to stderr as it comes.
 func runBenchmarks(dir string, count int) ([]string, error) {
@@ -57,7 +61,7 @@ func runBenchmarks(dir string, count int) ([]string, error) {
 		env  []string
 		args []string
 	}{
-		{"inprocess.txt", nil, []string{"test", "-run", "^$", "-bench", ".", "-benchtime", "1x", "-count", n, "-timeout", "120m", "./tokens"}},
+		{"inprocess.txt", nil, append([]string{"test"}, append(patchedSDK, "-run", "^$", "-bench", ".", "-benchtime", "1x", "-count", n, "-timeout", "120m", "./tokens")...)},
 		{"postgres.txt", []string{"TOKENS_E2E_BENCH=1"},
 			[]string{"test", "-tags", "e2e", "-run", "^$", "-bench", ".", "-benchtime", "1x", "-count", n, "-timeout", "120m", "./e2e"}},
 	}

@@ -177,8 +177,9 @@ func report(files []string, out string) error {
 	fmt.Fprintf(&w, "# Benchmarks\n\nMeasured by `make bench` on %s at commit %s, %d runs of each benchmark, on %s.\n\n",
 		time.Now().UTC().Format("2006-01-02"), commit(), runs, machine(cpu))
 	w.WriteString(`The sandbox answers every request a fixed latency after it arrives (25 ms unless said otherwise,
-its own work included), so the time a query needs is set by its round trips: the **floor** is the
-requests on the critical path times that latency (Vercel's pages are sequential; the Query Server,
+its own work included, and on time on average: it learns how late its timers fire), so the time a
+query needs is set by its round trips: the **floor** is the requests on the critical path times
+that latency (Vercel's pages are sequential; the Query Server,
 and the lookups a session makes once, run in parallel with them), and **wall / floor** says how close
 a query comes to it. Each figure is the median of the runs; memory is the worst run. Nothing on
 this page is typed in: it is all the run's output, and the targets are those of issue 13.
@@ -215,9 +216,12 @@ this page is typed in: it is all the run's output, and the targets are those of 
 		w.WriteString("\n")
 	}
 	table("In process", "The plugin queried through the SDK's `Execute`, as Steampipe calls it (`tokens/bench_test.go`; the\n"+
-		"sandbox in a process of its own). Memory: the peak live heap of the whole process as each garbage\ncollection found it.\n"+
+		"sandbox in a process of its own), built as `make install` builds it: against the patched SDK. Memory:\n"+
+		"the peak live heap of the whole process as each garbage collection found it (sampled every 10 ms).\n"+
 		"RequestChain is the plugin's Vercel client alone walking the same 100 pages, without the SDK: the\n"+
-		"fastest a full listing can go against this sandbox on this machine, since cursor pages are sequential.",
+		"fastest a full listing can go against this sandbox on this machine, since cursor pages are sequential.\n"+
+		"RoundTrip is 100 requests for one page by a bare net/http client that decodes nothing: what a request\n"+
+		"costs here beyond the latency (loopback, and waking two idle processes), which no client avoids.",
 		"", "peak-MB", "peak live heap", func(n string) bool { return !strings.HasPrefix(n, "Postgres") })
 	table("Through PostgreSQL", "The plugin compiled into the standalone extension, in a PostgreSQL 15 cluster, queried over a\n"+
 		"connection (`e2e/bench_test.go`; query cache off). Each scenario runs in a new session after one query\n"+
