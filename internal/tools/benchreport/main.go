@@ -72,6 +72,8 @@ func runBenchmarks(dir string, count int) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		// benchfmt configuration: the report names the commit that was measured
+		fmt.Fprintf(f, "commit: %s\n", commit())
 		fmt.Fprintf(os.Stderr, "==> go %v\n", s.args)
 		cmd := exec.Command("go", s.args...)
 		cmd.Env = append(os.Environ(), s.env...)

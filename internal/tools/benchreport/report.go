@@ -47,14 +47,14 @@ func (b *bench) value(unit string) (float64, bool) {
 var gomaxprocs = regexp.MustCompile(`-\d+$`)
 
 // read parses go test -bench output with benchfmt.
-func read(files []string) ([]*bench, string, error) {
+func read(files []string) ([]*bench, string, string, error) {
 	byName := map[string]*bench{}
 	var order []*bench
-	cpu := ""
+	cpu, measured := "", ""
 	for _, path := range files {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		r := benchfmt.NewReader(f, path)
 		for r.Scan() {
@@ -64,6 +64,9 @@ func read(files []string) ([]*bench, string, error) {
 			}
 			if c := res.GetConfig("cpu"); c != "" {
 				cpu = strings.Join(strings.Fields(c), " ")
+			}
+			if c := res.GetConfig("commit"); c != "" {
+				measured = c
 			}
 			name := gomaxprocs.ReplaceAllString(res.Name.String(), "")
 			b := byName[name]
@@ -82,13 +85,16 @@ func read(files []string) ([]*bench, string, error) {
 		}
 		f.Close()
 		if err := r.Err(); err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 	}
 	if len(order) == 0 {
-		return nil, "", fmt.Errorf("no benchmark results in %v", files)
+		return nil, "", "", fmt.Errorf("no benchmark results in %v", files)
 	}
-	return order, cpu, nil
+	if measured == "" { // files from before the runs recorded their commit
+		measured = commit()
+	}
+	return order, cpu, measured, nil
 }
 
 // A target is a bound on one benchmark's figure.
@@ -140,7 +146,8 @@ func (t target) check(b *bench) (check, bool) {
 	if !t.max {
 		met, op = v >= t.limit, "≥"
 	}
-	return check{met, fmt.Sprintf("%s: %s %s (target %s %s, %s)", b.name, t.unit, num(v), op, num(t.limit), t.why)}, true
+	// three decimals, as the tables show it: 1.051 is not "1.05"
+	return check{met, fmt.Sprintf("%s: %s %s (target %s %s, %s)", b.name, t.unit, strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", v), "0"), "."), op, num(t.limit), t.why)}, true
 }
 
 func targetOf(name, unit string) string {
@@ -157,7 +164,7 @@ func targetOf(name, unit string) string {
 }
 
 func report(files []string, out string) error {
-	benches, cpu, err := read(files)
+	benches, cpu, measured, err := read(files)
 	if err != nil {
 		return err
 	}
@@ -175,7 +182,7 @@ func report(files []string, out string) error {
 		runs = max(runs, len(b.values["ns/op"]))
 	}
 	fmt.Fprintf(&w, "# Benchmarks\n\nMeasured by `make bench` on %s at commit %s, %d runs of each benchmark, on %s.\n\n",
-		time.Now().UTC().Format("2006-01-02"), commit(), runs, machine(cpu))
+		time.Now().UTC().Format("2006-01-02"), measured, runs, machine(cpu))
 	w.WriteString(`The sandbox answers every request a fixed latency after it arrives (25 ms unless said otherwise,
 its own work included, and on time on average: it learns how late its timers fire), so the time a
 query needs is set by its round trips: the **floor** is the requests on the critical path times
@@ -199,13 +206,16 @@ this page is typed in: it is all the run's output, and the targets are those of 
 			wall, _ := b.median("ns/op")
 			floor, _ := b.median("floor-ms")
 			ratio, hasRatio := b.median("wall/floor")
-			mem, _ := b.value(memUnit)
+			memText := "" // not measured
+			if mem, ok := b.value(memUnit); ok {
+				memText = fmt.Sprintf("%.1f MB", mem)
+			}
 			r := "n/a"
 			if hasRatio && floor > 0 {
 				r = fmt.Sprintf("%.3f", ratio)
 			}
-			fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %s | %s | %.1f MB |\n", strings.TrimPrefix(b.name, prefix),
-				num(reqs), num(needed), dur(wall/1e6), dur(floor), r, targetOf(b.name, "wall/floor"), mem)
+			fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", strings.TrimPrefix(b.name, prefix),
+				num(reqs), num(needed), dur(wall/1e6), dur(floor), r, targetOf(b.name, "wall/floor"), memText)
 			// Every run must make exactly the requests needed, not only the median one.
 			exact := len(b.values["reqs"]) == len(b.values["needed"])
 			for i, r := range b.values["reqs"] {
