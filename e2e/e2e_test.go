@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -163,6 +165,43 @@ func TestErrorTextsUsersSee(t *testing.T) {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("%s:\n error %q\n lacks %q", tc.sql, err, w)
 			}
+		}
+	}
+}
+
+// A connection's config changed with ALTER SERVER applies to the sessions that
+// already used it, from their next query: a fixed credential must not need a
+// reconnect, and a revoked one must stop working.
+func TestAlterServerTakesEffect(t *testing.T) {
+	c := fresh(t)
+	other := connect(t) // a second session that has used the connection too
+	good := string(sb.ConnectionConfig(sbURL, nil))
+	bad := strings.Replace(good, sb.VercelToken(), "wrong", 1)
+	alter := func(cfg string) {
+		t.Helper()
+		if _, err := c.Exec(context.Background(), "alter server altered options (set config "+quote(cfg)+")"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { alter(good) })
+	const q = "select count(*) as n from altered.user_tokens where provider = 'vercel'"
+	vercelRows := []map[string]any{{"n": int64(len(sb.VercelTokens()))}}
+	for _, s := range []*pgx.Conn{c, other} {
+		if rows, err := rowsOf(t, s, q); err != nil || !reflect.DeepEqual(rows, vercelRows) {
+			t.Fatalf("before: %v %v", rows, err)
+		}
+	}
+	alter(bad)
+	for i, s := range []*pgx.Conn{c, other} {
+		_, err := rowsOf(t, s, q)
+		if err == nil || !strings.Contains(err.Error(), `connection "altered": Vercel: GET /v6/user/tokens: 403 Forbidden`) {
+			t.Fatalf("session %d after a wrong token was set: %v", i+1, err)
+		}
+	}
+	alter(good)
+	for i, s := range []*pgx.Conn{c, other} {
+		if rows, err := rowsOf(t, s, q); err != nil || !reflect.DeepEqual(rows, vercelRows) {
+			t.Fatalf("session %d after the token was fixed: %v %v", i+1, rows, err)
 		}
 	}
 }

@@ -50,6 +50,7 @@ func servers() map[string]string {
 		"bad_number":  base(map[string]string{"max_retries": "often"}),
 		"fast_fail":   base(map[string]string{"max_retries": "1", "request_timeout": "0.5", "allow_sign_in_token_create": "true", "allow_user_token_create": "true"}),
 		"clean":       string(clean.ConnectionConfig(cleanURL, nil)),
+		"altered":     base(nil), // TestAlterServerTakesEffect changes it
 	}
 	if benchmarking {
 		m["big"] = string(big.ConnectionConfig(bigURL, nil))
