@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -80,9 +81,9 @@ type Sandbox struct {
 	faultMu sync.Mutex
 	faults  []*faultState
 
-	// late is how late this machine's timers fire, on average (ns): each wait for
-	// Latency is shortened by it, so that answers leave Latency after arrival on
-	// average, not Latency plus the runtime's wake-up delay (0.4 ms a timer here).
+	// late is how late this machine's timers fire (ns, a running mean): waits end
+	// that much before their deadline, and the rest is spent yielding, so that an
+	// answer leaves at Latency, not Latency plus the runtime's wake-up delay.
 	late atomic.Int64
 }
 
@@ -363,7 +364,7 @@ func (s *Sandbox) serveUpstream(w http.ResponseWriter, r *http.Request, provider
 		resp = statusFault(provider, f)
 	}
 	// The answer leaves Latency after the request arrived, its own work included, as
-	// a real API's does: the floor of the benchmarks is reachable exactly.
+	// a real API's does, and never before: the floor of the benchmarks is a true floor.
 	if d := time.Until(entry.Start.Add(s.cfg.Latency)); d > 0 && !s.sleepUntil(r.Context(), entry.Start.Add(s.cfg.Latency)) {
 		finish(0)
 		return
@@ -376,19 +377,31 @@ func (s *Sandbox) serveUpstream(w http.ResponseWriter, r *http.Request, provider
 	resp.write(w)
 }
 
-// sleepUntil waits until about deadline, learning how late timers fire: the mean
-// of many waits lands on the deadline (a single one may be early or late by the
-// timers' jitter, a few tens of microseconds).
+// sleepUntil waits until deadline, never returning before it: the timer is set
+// for deadline minus how late timers fire here, and the few microseconds left when
+// it fires early enough are spent yielding.
 func (s *Sandbox) sleepUntil(ctx context.Context, deadline time.Time) bool {
-	late := s.late.Load()
-	if !sleep(ctx, time.Until(deadline)-time.Duration(late)) {
+	late := time.Duration(s.late.Load())
+	target := deadline.Add(-late)
+	if !sleep(ctx, time.Until(target)) {
 		return false
 	}
-	// a running mean of the error, bounded so one stall cannot make answers early
-	late += int64(time.Since(deadline)) / 8
-	s.late.Store(min(max(late, 0), int64(2*time.Millisecond)))
+	// learn from this wake-up, unless it was a stall (a descheduled process)
+	if over := time.Since(target); over < maxTimerLate {
+		s.late.Store(min(max(int64(late+(over-late)/8), 0), int64(maxTimerLate)))
+	}
+	for time.Now().Before(deadline) {
+		if ctx.Err() != nil {
+			return false
+		}
+		runtime.Gosched()
+	}
 	return true
 }
+
+// maxTimerLate bounds what one wake-up teaches sleepUntil: timers here fire
+// 0.1-0.7 ms late; anything later is the process not being scheduled.
+const maxTimerLate = 2 * time.Millisecond
 
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
