@@ -249,7 +249,9 @@ type ListOptions struct {
 
 // Tokens walks the account's tokens newest first, one page per step. It stops with an
 // error rather than loop when Vercel repeats a cursor or sends an empty page that names
-// a next one. Breaking out of the loop stops the fetcher.
+// a next one. Breaking out of the loop stops the fetcher. With Ahead, a page is decoded
+// after the request for the next has left, so a page that turns out unreadable has
+// cost up to Ahead+1 more requests (reads) before the listing stops with its error.
 func (c *Client) Tokens(ctx context.Context, o ListOptions) iter.Seq2[[]Token, error] {
 	return func(yield func([]Token, error) bool) {
 		p := &pager{c: c, o: o, seen: map[string]bool{}}
@@ -391,7 +393,7 @@ func (f fetched) decode() ([]Token, error) {
 	}
 	tokens, cursor, err := decodePage(f.resp)
 	if err == nil && (cursor != f.cursor || len(tokens) != f.count) {
-		err = f.resp.DecodeError("JSON of an unexpected shape (pagination or tokens given twice)")
+		return nil, f.resp.DecodeError("JSON of an unexpected shape (pagination or tokens given twice)")
 	}
 	return tokens, err
 }

@@ -231,6 +231,35 @@ func TestWrongShapes(t *testing.T) {
 	}
 }
 
+// A page whose cursor reads one way to the peek and another to the decoder (a key
+// given twice) stops a prefetching listing with its error: no rows of it or of the
+// pages fetched after it, and at most Ahead+1 requests beyond it.
+func TestPageReadTwoWaysStopsAPrefetchingListing(t *testing.T) {
+	pages := map[string]string{
+		"":  `{"tokens":[{"id":"a"}],"pagination":{"next":1}}`,
+		"1": `{"tokens":[{"id":"b"}],"pagination":{"next":2},"pagination":{"next":3}}`,
+		"2": `{"tokens":[{"id":"c"}],"pagination":{"next":4}}`,
+		"3": `{"tokens":[{"id":"x"}],"pagination":{"next":null}}`,
+		"4": `{"tokens":[{"id":"d"}],"pagination":{"next":5}}`,
+		"5": `{"tokens":[{"id":"e"}],"pagination":{"next":null}}`,
+	}
+	var requests atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fmt.Fprint(w, pages[r.URL.Query().Get("until")])
+	}))
+	t.Cleanup(ts.Close)
+	got, err := walk(newTestClient(t, "tok", ts.URL), ListOptions{Ahead: 2})
+	e := testkit.AsUpstream(t, err)
+	if !slices.Equal(ids(got), []string{"a"}) || e.Kind != upstream.KindDecode ||
+		!strings.Contains(err.Error(), "JSON of an unexpected shape (pagination or tokens given twice)") {
+		t.Fatalf("%v %v", ids(got), err)
+	}
+	if n := requests.Load(); n < 2 || n > 2+3 {
+		t.Fatalf("%d requests, want 2 to 5", n)
+	}
+}
+
 func TestGetCurrentAndUser(t *testing.T) {
 	sb, u := testkit.StartSandbox(t, sandbox.Config{})
 	c := newTestClient(t, sb.VercelToken(), u)
