@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,10 +56,12 @@ func listeningPort(pid int) (int, error) {
 	}
 	inodes := map[string]bool{}
 	for _, fd := range fds {
-		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil {
-			if inode, ok := strings.CutPrefix(link, "socket:["); ok {
-				inodes[strings.TrimSuffix(inode, "]")] = true
-			}
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if errors.Is(err, os.ErrPermission) {
+			return 0, fmt.Errorf("reading backend %d's sockets: %w (run as root or as postgres)", pid, err)
+		}
+		if inode, ok := strings.CutPrefix(link, "socket:["); ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
 		}
 	}
 	var ports []int
@@ -121,7 +124,12 @@ func backendProfiles(dir string) error {
 	if err := c.QueryRow(ctx, "select pg_backend_pid()").Scan(&pid); err != nil {
 		return err
 	}
+	// the wrapper opens the port from a goroutine: give it a moment
 	port, err := listeningPort(pid)
+	for try := 0; err != nil && try < 20; try++ {
+		time.Sleep(100 * time.Millisecond)
+		port, err = listeningPort(pid)
+	}
 	if err != nil {
 		return err
 	}
