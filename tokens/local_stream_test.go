@@ -8,9 +8,14 @@ package tokens
 // PostgreSQL extension runs the plugin.
 
 import (
+	"context"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
 )
 
 // A query that fails at once: the error reaches the reader every time (patch 0001).
@@ -49,4 +54,40 @@ func TestConnectionsAddedWhileListsLinger(t *testing.T) {
 		}
 		e.connect(`max_retries = "x"`)
 	}
+}
+
+// A listing that fails while rows are still being built leaves no goroutine behind
+// (patch 0011). Before, every row goroutine still waiting to hand over its row when
+// the error arrived blocked for the life of the process, holding its scan: in the
+// extension, memory a failed query never gave back.
+func TestFailedScansLeaveNoRowGoroutines(t *testing.T) {
+	e := newEnv(t, sandbox.Config{VercelTokens: 289}, "max_retries = 0")
+	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Path: "/v6/user/tokens", After: 1, Kind: "status", Status: 500})
+	for i := range 5 {
+		first := true
+		err := execute(context.Background(), t, e.conn, query{table: "user_tokens", columns: []string{"id"}, quals: map[string]any{"provider": "vercel"}},
+			func(*proto.Row) {
+				if first { // rows pile up behind the first while page 2 fails
+					first = false
+					time.Sleep(100 * time.Millisecond)
+				}
+			})
+		if err == nil {
+			t.Fatalf("run %d: no error; page 2 failed", i+1)
+		}
+	}
+	waitFor(t, func() bool { return goroutinesIn("plugin.(*QueryData).buildRowAsync") == 0 },
+		"no row goroutine of the failed scans left")
+}
+
+// goroutinesIn counts the goroutines with fn on their stack.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<24)
+	n := 0
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, fn) {
+			n++
+		}
+	}
+	return n
 }
