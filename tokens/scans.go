@@ -43,13 +43,6 @@ func (r *scanStates[T]) forget(key weak.Pointer[plugin.QueryContext]) {
 	r.mu.Unlock()
 }
 
-// len is how many scans have state, for tests.
-func (r *scanStates[T]) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.m)
-}
-
 // claims remembers which keys a scan has handled, so that each is handled once.
 type claims struct {
 	mu   sync.Mutex
