@@ -87,6 +87,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	code := m.Run()
+	if sandboxBin != "" {
+		os.Remove(sandboxBin) // built by the benchmarks
+	}
 
 	w.Close()
 	<-copied
