@@ -81,9 +81,9 @@ type Sandbox struct {
 	faultMu sync.Mutex
 	faults  []*faultState
 
-	// late is about the least lateness of this machine's timers (ns): waits are set
-	// to end that much before their deadline, so that an answer leaves at Latency,
-	// not Latency plus the runtime's wake-up delay (sleepUntil).
+	// late is how late this machine's timers fire (ns, a running mean): waits end
+	// that much before their deadline, and the rest is spent yielding, so that an
+	// answer leaves at Latency, not Latency plus the runtime's wake-up delay.
 	late atomic.Int64
 }
 
@@ -377,24 +377,18 @@ func (s *Sandbox) serveUpstream(w http.ResponseWriter, r *http.Request, provider
 	resp.write(w)
 }
 
-// sleepUntil waits until deadline, never returning before it. Its timer is set early
-// by about the least lateness timers show here, so it rarely fires before the
-// deadline; when it does, the rest is spent yielding (a spin of microseconds, not a
-// core's worth under load, as a mean-lateness estimate made it).
+// sleepUntil waits until deadline, never returning before it: the timer is set
+// for deadline minus how late timers fire here, and the few microseconds left when
+// it fires early enough are spent yielding.
 func (s *Sandbox) sleepUntil(ctx context.Context, deadline time.Time) bool {
 	late := time.Duration(s.late.Load())
 	target := deadline.Add(-late)
 	if !sleep(ctx, time.Until(target)) {
 		return false
 	}
-	// learn from this wake-up, unless it was a stall (a descheduled process): drop to
-	// a lower lateness at once, rise towards a higher one slowly
+	// learn from this wake-up, unless it was a stall (a descheduled process)
 	if over := time.Since(target); over < maxTimerLate {
-		next := late + (over-late)/64
-		if over < late {
-			next = over
-		}
-		s.late.Store(int64(max(next, 0)))
+		s.late.Store(min(max(int64(late+(over-late)/8), 0), int64(maxTimerLate)))
 	}
 	for time.Now().Before(deadline) {
 		if ctx.Err() != nil {
