@@ -4,6 +4,7 @@ STEAMPIPE_INSTALL_DIR ?= $(HOME)/.steampipe
 PLUGIN_DIR            := $(STEAMPIPE_INSTALL_DIR)/plugins/local/tokens
 GO                    ?= go
 SDK                   := github.com/turbot/steampipe-plugin-sdk/v5
+PATCHED_SDK           := -modfile=.cache/sdk-patched.mod
 STATICCHECK           := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export PATH           := /usr/local/go/bin:$(PATH)
 
@@ -16,11 +17,11 @@ deps: ## Install the Debian packages the tests and the demo need (PostgreSQL hea
 	scripts/deps.sh
 
 build: sdk-patched ## Build the plugin binary into build/tokens.plugin (against the patched SDK)
-	$(GO) build -modfile=.cache/sdk-patched.mod -o build/tokens.plugin -tags netgo .
+	$(GO) build $(PATCHED_SDK) -o build/tokens.plugin -tags netgo .
 
 install: sdk-patched ## Install into Steampipe (~/.steampipe/plugins/local/tokens) and add config/tokens.spc if absent
 	mkdir -p $(PLUGIN_DIR) $(STEAMPIPE_INSTALL_DIR)/config
-	$(GO) build -modfile=.cache/sdk-patched.mod -o $(PLUGIN_DIR)/tokens.plugin -tags netgo .
+	$(GO) build $(PATCHED_SDK) -o $(PLUGIN_DIR)/tokens.plugin -tags netgo .
 	@if [ -e $(STEAMPIPE_INSTALL_DIR)/config/tokens.spc ]; then \
 		echo "kept your $(STEAMPIPE_INSTALL_DIR)/config/tokens.spc"; \
 	else \
@@ -39,11 +40,11 @@ lint: ## staticcheck, pinned
 	$(GO) run $(STATICCHECK) -tags e2e ./e2e
 	$(GO) run $(STATICCHECK) -tags specs ./internal/sandbox
 
-sdk-patched: ## A copy of the SDK with patches/ applied, for the race-detector run (.cache/sdk-patched)
+sdk-patched: ## A copy of the SDK with patches/ applied (.cache/sdk-patched), for the plugin binary, the race-detector run and the benchmarks
 	$(GO) run ./internal/tools/patchmod -modfile .cache/sdk-patched.mod .cache/sdk-patched $(SDK)@$$($(GO) list -m -f '{{.Version}}' $(SDK))
 
 unit: vet lint sdk-patched ## Go tests: race detector on (against the patched SDK), then as Steampipe builds it
-	$(GO) test -race -shuffle=on -count=1 -modfile=.cache/sdk-patched.mod -tags sdkpatched ./...
+	$(GO) test -race -shuffle=on -count=1 $(PATCHED_SDK) -tags sdkpatched ./...
 	$(GO) test -shuffle=on -count=1 ./...
 
 fuzz-brief: ## Each fuzz target for 3 seconds (part of make test)

@@ -153,6 +153,7 @@ func BenchmarkPostgresConcurrent(b *testing.B) {
 				wall := time.Since(start)
 				close(errs)
 				for err := range errs {
+					checkNoSecret(b, err.Error(), q.sql)
 					b.Fatal(err)
 				}
 				cpu, rss := 0.0, 0.0
@@ -187,6 +188,7 @@ func session(b *testing.B) (*pgx.Conn, int) {
 func listing(b *testing.B, c *pgx.Conn, sql string) int {
 	n, err := collect(c, sql)
 	if err != nil {
+		checkNoSecret(b, err.Error(), sql) // the output is kept in build/bench
 		b.Fatalf("%s: %v", sql, err)
 	}
 	return n

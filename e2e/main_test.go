@@ -206,12 +206,19 @@ func rowsOf(t testing.TB, c *pgx.Conn, sql string, args ...any) ([]map[string]an
 			}
 		}
 	}
-	for _, s := range sb.Secrets() {
+	checkNoSecret(t, text, sql)
+	return out, err
+}
+
+// checkNoSecret fails the test if text (results or an error of sql) holds a secret of
+// any sandbox.
+func checkNoSecret(t testing.TB, text, sql string) {
+	t.Helper()
+	for _, s := range allSecrets() {
 		if strings.Contains(text, s) {
 			t.Fatalf("a secret (%d chars) reached a result or error of: %s", len(s), sql)
 		}
 	}
-	return out, err
 }
 
 func mustRows(t testing.TB, c *pgx.Conn, sql string, args ...any) []map[string]any {

@@ -46,12 +46,12 @@ type undo struct {
 
 type actionScan struct {
 	claims
-	mu       sync.Mutex
-	failed   bool
-	created  []*undo        // what this scan created and delivered, in order
-	late     []string       // what was revoked because the scan had failed meanwhile
-	lateLost []string       // ... and could not be
-	inFlight sync.WaitGroup // actions started and not yet kept or failed
+	mu        sync.Mutex
+	failed    bool
+	created   []*undo        // what this scan created and delivered, in order
+	revoked   []string       // what it undid, in order
+	unrevoked []string       // ... and could not undo
+	inFlight  sync.WaitGroup // actions started and not yet kept or failed
 }
 
 var actionScans = scanStates[*actionScan]{new: func() *actionScan { return &actionScan{} }}
@@ -103,16 +103,21 @@ func (s *actionScan) keep(ctx context.Context, u *undo) bool {
 	}
 	s.mu.Unlock()
 	if gone && u != nil {
-		err := u.run(context.WithoutCancel(ctx))
-		s.mu.Lock()
-		if err != nil {
-			s.lateLost = append(s.lateLost, u.what)
-		} else {
-			s.late = append(s.late, u.what)
-		}
-		s.mu.Unlock()
+		s.undo(ctx, u)
 	}
 	return !gone
+}
+
+// undo revokes a creation now, recording the outcome for the failure's message.
+func (s *actionScan) undo(ctx context.Context, u *undo) {
+	err := u.run(context.WithoutCancel(ctx))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.unrevoked = append(s.unrevoked, u.what)
+	} else {
+		s.revoked = append(s.revoked, u.what)
+	}
 }
 
 // fail marks the scan failed, waits for its other actions in flight (each revokes what
@@ -127,16 +132,16 @@ func (s *actionScan) fail(ctx context.Context, err error) error {
 	s.mu.Unlock()
 	s.inFlight.Wait()
 	s.mu.Lock()
-	created, revoked, kept := s.created, s.late, s.lateLost
-	s.created, s.late, s.lateLost = nil, nil, nil
+	created := s.created
+	s.created = nil
 	s.mu.Unlock()
 	for _, u := range created {
-		if uerr := u.run(context.WithoutCancel(ctx)); uerr != nil {
-			kept = append(kept, u.what)
-		} else {
-			revoked = append(revoked, u.what)
-		}
+		s.undo(ctx, u)
 	}
+	s.mu.Lock()
+	revoked, kept := s.revoked, s.unrevoked
+	s.revoked, s.unrevoked = nil, nil
+	s.mu.Unlock()
 	if len(revoked) == 0 && len(kept) == 0 {
 		return err
 	}

@@ -81,7 +81,7 @@ func start(ctx context.Context) error {
 		return err
 	}
 	// The cluster runs as postgres, which must reach dir/pg; the secrets in dir (pgpass,
-	// Powerpipe's config) are files of mode 0600 in directories of mode 0700.
+	// Powerpipe's config) are files of mode 0600.
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

@@ -365,7 +365,7 @@ func (s *Sandbox) serveUpstream(w http.ResponseWriter, r *http.Request, provider
 	}
 	// The answer leaves Latency after the request arrived, its own work included, as
 	// a real API's does, and never before: the floor of the benchmarks is a true floor.
-	if d := time.Until(entry.Start.Add(s.cfg.Latency)); d > 0 && !s.sleepUntil(r.Context(), entry.Start.Add(s.cfg.Latency)) {
+	if !s.sleepUntil(r.Context(), entry.Start.Add(s.cfg.Latency)) {
 		finish(0)
 		return
 	}
@@ -381,13 +381,18 @@ func (s *Sandbox) serveUpstream(w http.ResponseWriter, r *http.Request, provider
 // for deadline minus how late timers fire here, and the few microseconds left when
 // it fires early enough are spent yielding.
 func (s *Sandbox) sleepUntil(ctx context.Context, deadline time.Time) bool {
+	if !time.Now().Before(deadline) {
+		return true // no latency, or the work took longer
+	}
 	late := time.Duration(s.late.Load())
 	target := deadline.Add(-late)
-	if !sleep(ctx, time.Until(target)) {
+	wait := time.Until(target)
+	if !sleep(ctx, wait) {
 		return false
 	}
-	// learn from this wake-up, unless it was a stall (a descheduled process)
-	if over := time.Since(target); over < maxTimerLate {
+	// learn from this wake-up, unless no timer ran (the work left less than the
+	// lateness) or it was a stall (a descheduled process)
+	if over := time.Since(target); wait > 0 && over < maxTimerLate {
 		s.late.Store(min(max(int64(late+(over-late)/8), 0), int64(maxTimerLate)))
 	}
 	for time.Now().Before(deadline) {

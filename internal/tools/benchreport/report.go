@@ -142,11 +142,19 @@ func (t target) check(b *bench) (check, bool) {
 	if !ok {
 		return check{}, false
 	}
-	met, op := v <= t.limit, "≤"
+	met := v <= t.limit
 	if !t.max {
-		met, op = v >= t.limit, "≥"
+		met = v >= t.limit
 	}
-	return check{met, fmt.Sprintf("%s: %s %s (target %s %s, %s)", b.name, t.unit, shown(t.unit, v), op, num(t.limit), t.why)}, true
+	return check{met, fmt.Sprintf("%s: %s %s (target %s, %s)", b.name, t.unit, shown(t.unit, v), t.bound(), t.why)}, true
+}
+
+// bound is the target as the tables show it: "≤ 1.05".
+func (t target) bound() string {
+	if t.max {
+		return "≤ " + num(t.limit)
+	}
+	return "≥ " + num(t.limit)
 }
 
 // shown prints a figure as the tables do, so that a check never rounds 1.051 to a
@@ -161,11 +169,7 @@ func shown(unit string, v float64) string {
 func targetOf(name, unit string) string {
 	for _, t := range targets {
 		if t.bench == name && t.unit == unit {
-			op := "≤"
-			if !t.max {
-				op = "≥"
-			}
-			return op + " " + num(t.limit)
+			return t.bound()
 		}
 	}
 	return ""
