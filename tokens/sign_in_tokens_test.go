@@ -3,6 +3,7 @@ package tokens
 import (
 	"encoding/json"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -228,5 +229,32 @@ func TestCreateIsRepeatedOnlyWhenClerkCertainlyDidNotAct(t *testing.T) {
 			}
 			assertErrorMentions(t, err, tc.err...)
 		})
+	}
+}
+
+// A scan one of whose creates fails (the fourth to reach Clerk) revokes every token it
+// created, those in flight included, and names each in its error.
+func TestFailedScanRevokesTheSignInTokensItCreated(t *testing.T) {
+	e := newEnv(t, sandbox.Config{ClerkUsers: 10, ClerkRateLimit: -1}, allowSignIn...)
+	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderClerk, Method: "POST", Path: "/sign_in_tokens", After: 3, Times: 1, Kind: "status", Status: 422})
+	users := e.sb.ClerkUserIDs()
+	_, err := e.run(sit(map[string]any{"user_id": users[:8]}, "id", "url"))
+	if err == nil {
+		t.Fatal("no error; a create failed")
+	}
+	var creates, revokes int
+	for _, r := range e.sb.Requests() {
+		switch {
+		case r.Method == "POST" && r.Path == "/sign_in_tokens":
+			creates++
+		case strings.HasSuffix(r.Path, "/revoke"):
+			revokes++
+			if id := path.Base(path.Dir(r.Path)); !strings.Contains(err.Error(), id) {
+				t.Errorf("the error does not name %s, which was revoked: %v", id, err)
+			}
+		}
+	}
+	if creates < 4 || revokes != creates-1 {
+		t.Fatalf("%d creates (the fourth failed), %d revokes: %v", creates, revokes, e.sb.Requests())
 	}
 }
