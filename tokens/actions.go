@@ -25,8 +25,9 @@ import (
 //     never undone; a creation whose row was not delivered (cancelled meanwhile, or
 //     the scan failed) is revoked again.
 //   - A scan that fails delivers nothing: PostgreSQL discards its rows, so what it
-//     created is revoked and the error lists it. Once it has failed it starts no
-//     other action, and the failure waits for the actions in flight to finish.
+//     created is revoked and the error lists it. The failure waits for the actions in
+//     flight to finish; once it has failed, a list call that has not begun acting
+//     starts no action (the SDK usually cancels those first).
 //   - Never cached (each table turns the query cache off) and never retried by the
 //     SDK (no retry config); the clients repeat a request only when the upstream
 //     certainly did not act on it.
