@@ -15,13 +15,14 @@ const maxMessage = 300
 // anything after "Bearer".
 // No \b anchors: a key glued to a word (escaped JSON, "key=sk_live_...") is still a
 // key, and redacting a little too much costs nothing. A PHC hash keeps commas in its
-// parameters (m=19456,t=2,p=1), and "Bearer Bearer x" hides x, not the second word.
+// parameters (m=19456,t=2,p=1), and "Bearer Bearer x" hides x, not the second word;
+// nor does a word that ends in "bearer" ("Bearer 0Bearer x") take x's place.
 var secretShapes = regexp.MustCompile(
 	`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*` +
 		`|[sp]k_(?:live|test)_[A-Za-z0-9_-]+` +
 		`|\$argon2[a-z]*\$[^\s"']+` +
 		`|vc[pari]_[A-Za-z0-9_-]{8,}` +
-		`|(?i:bearer)(?:\s+(?i:bearer))*\s+[^\s"']+`)
+		`|(?i:bearer)\s+(?:[^\s"']*(?i:bearer)\s+)*[^\s"']+`)
 
 // Scrub removes secret-shaped substrings from text that came from outside
 // (an upstream body, a transport error) before it may appear in an error or a log.
