@@ -177,13 +177,10 @@ func secondAdmin(t *testing.T, c *pgx.Conn) {
 	config := strings.Replace(string(sb.ConnectionConfig(sbURL, map[string]string{"allow_user_token_update": "true"})),
 		sb.QueryServerAdminToken(), token, 1)
 	ctx := context.Background()
-	for _, stmt := range []string{"drop schema if exists second_admin cascade", "drop server if exists second_admin cascade",
-		"create server second_admin foreign data wrapper " + pgcluster.Extension + " options (config " + quote(config) + ")",
-		"create schema second_admin", "import foreign schema tokens from server second_admin into second_admin",
-		"set search_path to second_admin, public"} {
-		if _, err := c.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", strings.SplitN(stmt, " options", 2)[0], err)
-		}
+	stmts := append([]string{"drop schema if exists second_admin cascade", "drop server if exists second_admin cascade"},
+		pgcluster.ServerStatements("second_admin", config)...)
+	if err := pgcluster.Exec(ctx, c, append(stmts, "set search_path to second_admin, public")...); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/pgcluster"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
 )
 
@@ -179,7 +180,7 @@ func TestAlterServerTakesEffect(t *testing.T) {
 	bad := strings.Replace(good, sb.VercelToken(), "wrong", 1)
 	alter := func(cfg string) {
 		t.Helper()
-		if _, err := c.Exec(context.Background(), "alter server altered options (set config "+quote(cfg)+")"); err != nil {
+		if _, err := c.Exec(context.Background(), "alter server altered options (set config "+pgcluster.Quote(cfg)+")"); err != nil {
 			t.Fatal(err)
 		}
 	}

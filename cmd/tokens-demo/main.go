@@ -105,17 +105,10 @@ func start(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	for _, sql := range []string{
-		"create extension " + pgcluster.Extension,
-		"create server tokens foreign data wrapper " + pgcluster.Extension + " options (config " + quote(config) + ")",
-		"create schema tokens",
-		"import foreign schema tokens from server tokens into tokens",
-		"alter database postgres set search_path to tokens, public",
-		"set search_path to tokens, public",
-	} {
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("%s: %w", strings.SplitN(sql, " options", 2)[0], err)
-		}
+	setup := append([]string{"create extension " + pgcluster.Extension}, pgcluster.ServerStatements("tokens", config)...)
+	setup = append(setup, "alter database postgres set search_path to tokens, public", "set search_path to tokens, public")
+	if err := pgcluster.Exec(ctx, conn, setup...); err != nil {
+		return err
 	}
 	for _, q := range demoQueries(sandbox) {
 		fmt.Printf("\n==> %s\n%s\n\n", q.title, q.sql)
@@ -266,8 +259,6 @@ func keys(m map[string]string) []string {
 	slices.Sort(out)
 	return out
 }
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

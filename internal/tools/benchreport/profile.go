@@ -109,14 +109,10 @@ func backendProfiles(dir string) error {
 		return err
 	}
 	defer c.Close(ctx)
-	config := strings.ReplaceAll(string(sb.ConnectionConfig(srv.URL, nil)), "'", "''")
-	for _, s := range []string{"create extension " + pgcluster.Extension,
-		"create server tokens foreign data wrapper " + pgcluster.Extension + " options (config '" + config + "')",
-		"create schema tokens", "import foreign schema tokens from server tokens into tokens",
-		"select id from tokens.user_tokens where provider = 'none'"} { // loads the extension in this backend
-		if _, err := c.Exec(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", strings.SplitN(s, " options", 2)[0], err)
-		}
+	setup := append([]string{"create extension " + pgcluster.Extension}, pgcluster.ServerStatements("tokens", string(sb.ConnectionConfig(srv.URL, nil)))...)
+	// the select loads the extension in this backend
+	if err := pgcluster.Exec(ctx, c, append(setup, "select id from tokens.user_tokens where provider = 'none'")...); err != nil {
+		return err
 	}
 	// The backend serves pprof on a port of its own choosing; it logs it only at INFO,
 	// and logging at INFO costs the backend CPU the benchmarks (at WARN) do not pay.
