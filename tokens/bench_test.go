@@ -369,31 +369,18 @@ func BenchmarkRequestChain(b *testing.B) {
 		b.Fatal(err)
 	}
 	const tokens, pages = 10000, 100
-	var reqs, ratio, peakMB float64
-	for b.Loop() {
-		b.StopTimer()
-		r.call(b, http.MethodDelete, "/_sandbox/requests", nil, nil)
-		h := startHeapPeak()
-		b.StartTimer()
-		start, n := time.Now(), 0
+	chain(b, r, pages, func() {
+		n := 0
 		for page, err := range c.Tokens(context.Background(), vercel.ListOptions{Ahead: 2}) {
 			if err != nil {
 				b.Fatal(err)
 			}
 			n += len(page)
 		}
-		wall := time.Since(start)
-		b.StopTimer()
-		peakMB = max(peakMB, h.end())
 		if n != tokens {
 			b.Fatalf("%d tokens, want %d", n, tokens)
 		}
-		reqs += float64(len(r.requests(b)))
-		ratio += float64(wall) / float64(pages*benchLatency)
-		b.StartTimer()
-	}
-	reportChain(b, reqs, ratio, pages)
-	b.ReportMetric(peakMB, "peak-MB")
+	})
 }
 
 // BenchmarkRoundTrip asks the sandbox for the first page 100 times with a bare
@@ -404,12 +391,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	r := startRemote(b, "-vercel-tokens", "9989")
 	base, token := r.setting(b, "vercel_base_url"), r.setting(b, "vercel_api_token")
 	const n = 100
-	var reqs, ratio float64
-	for b.Loop() {
-		b.StopTimer()
-		r.call(b, http.MethodDelete, "/_sandbox/requests", nil, nil)
-		b.StartTimer()
-		start := time.Now()
+	chain(b, r, n, func() {
 		for range n {
 			req, _ := http.NewRequest(http.MethodGet, base+"/v6/user/tokens?limit=100", nil)
 			req.Header.Set("Authorization", "Bearer "+token)
@@ -423,20 +405,31 @@ func BenchmarkRoundTrip(b *testing.B) {
 				b.Fatalf("%v %s", err, resp.Status)
 			}
 		}
-		wall := time.Since(start)
-		b.StopTimer()
-		reqs += float64(len(r.requests(b)))
-		ratio += float64(wall) / float64(n*benchLatency)
-		b.StartTimer()
-	}
-	reportChain(b, reqs, ratio, n)
+	})
 }
 
-// reportChain reports a chain of requests: those made and needed a run, its floor,
-// and the mean wall/floor (reqs and ratio are sums over b.N runs).
-func reportChain(b *testing.B, reqs, ratio float64, needed int) {
+// chain times run, a chain of needed requests to the sandbox, b.N times and reports
+// the requests made and needed a run, its floor, the mean wall/floor and the peak
+// live heap.
+func chain(b *testing.B, r *remote, needed int, run func()) {
+	var reqs, ratio, peakMB float64
+	for b.Loop() {
+		b.StopTimer()
+		r.call(b, http.MethodDelete, "/_sandbox/requests", nil, nil)
+		h := startHeapPeak()
+		b.StartTimer()
+		start := time.Now()
+		run()
+		wall := time.Since(start)
+		b.StopTimer()
+		peakMB = max(peakMB, h.end())
+		reqs += float64(len(r.requests(b)))
+		ratio += float64(wall) / float64(time.Duration(needed)*benchLatency)
+		b.StartTimer()
+	}
 	b.ReportMetric(reqs/float64(b.N), "reqs")
 	b.ReportMetric(float64(needed), "needed")
 	b.ReportMetric(float64(time.Duration(needed)*benchLatency)/float64(time.Millisecond), "floor-ms")
 	b.ReportMetric(ratio/float64(b.N), "wall/floor")
+	b.ReportMetric(peakMB, "peak-MB")
 }
