@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -16,18 +17,49 @@ const maxMessage = 300
 // No \b anchors: a key glued to a word (escaped JSON, "key=sk_live_...") is still a
 // key, and redacting a little too much costs nothing. A PHC hash keeps commas in its
 // parameters (m=19456,t=2,p=1), and "Bearer Bearer x" hides x, not the second word;
-// nor does a word that ends in "bearer" ("Bearer 0Bearer x") take x's place.
-var secretShapes = regexp.MustCompile(
-	`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*` +
-		`|[sp]k_(?:live|test)_[A-Za-z0-9_-]+` +
-		`|\$argon2[a-z]*\$[^\s"']+` +
-		`|vc[pari]_[A-Za-z0-9_-]{8,}` +
-		`|(?i:bearer)\s+(?:[^\s"']*(?i:bearer)\s+)*[^\s"']+`)
+// nor does a word that ends in "bearer" ("Bearer 0Bearer x") take x's place. Any
+// space, control or format character, or quote, separates "Bearer" from what follows
+// ("Bearer\v x", "Bearer\u00a0x", `Bearer "x"`).
+var secretShapes = []*regexp.Regexp{
+	regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`),
+	regexp.MustCompile(`[sp]k_(?:live|test)_[A-Za-z0-9_-]+`),
+	regexp.MustCompile(`\$argon2[a-z]*\$[^\s"']+`),
+	regexp.MustCompile(`vc[pari]_[A-Za-z0-9_-]{8,}`),
+	regexp.MustCompile(`(?i:bearer)` + sep + `+(?:` + word + `*(?i:bearer)` + sep + `+)*` + word + `+`),
+}
+
+const (
+	sep  = `[\s\p{Z}\p{Cc}\p{Cf}"']`
+	word = `[^\s\p{Z}\p{Cc}\p{Cf}"']`
+)
 
 // Scrub removes secret-shaped substrings from text that came from outside
 // (an upstream body, a transport error) before it may appear in an error or a log.
+// Each shape is matched on its own and every span any of them matches is redacted:
+// in one alternation, a shape glued to the next ("vcp_12345678Bearer x") would
+// swallow the start of it and leave the rest visible.
 func Scrub(s string) string {
-	return secretShapes.ReplaceAllString(s, "[redacted]")
+	var spans [][]int
+	for _, shape := range secretShapes {
+		spans = append(spans, shape.FindAllStringIndex(s, -1)...)
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	slices.SortFunc(spans, func(a, b []int) int { return a[0] - b[0] })
+	var out strings.Builder
+	done := 0 // s[:done] is written
+	for i := 0; i < len(spans); {
+		start, end := spans[i][0], spans[i][1]
+		for i++; i < len(spans) && spans[i][0] <= end; i++ {
+			end = max(end, spans[i][1])
+		}
+		out.WriteString(s[done:start])
+		out.WriteString("[redacted]")
+		done = end
+	}
+	out.WriteString(s[done:])
+	return out.String()
 }
 
 // scrubSecrets also removes the exact credentials a client holds.
@@ -49,7 +81,8 @@ func cleanMessage(s string, secrets ...string) string {
 		}
 		return r
 	}, s)
-	s = strings.Join(strings.Fields(s), " ")
+	// scrubbed again: the separators are plain spaces now
+	s = Scrub(strings.Join(strings.Fields(s), " "))
 	if len(s) > maxMessage {
 		cut := maxMessage
 		for cut > 0 && !utf8Start(s[cut]) {

@@ -1,0 +1,45 @@
+package upstream
+
+import "testing"
+
+func TestScrub(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"no secret here", "no secret here"},
+		{"Authorization: Bearer abc123", "Authorization: [redacted]"},
+		{"Bearer Bearer abc123", "[redacted]"},
+		{"Bearer 0Bearer abc123 end", "[redacted] end"},
+		// a shape glued to the next secret
+		{"vcp_12345678Bearer abc123 end", "[redacted] end"},
+		{"eyJhbGciOi.eyJzdWIi.sigBearer abc123", "[redacted]"},
+		{"sk_live_abcBearer abc123", "[redacted]"},
+		{"$argon2id$xBearer abc123", "[redacted]"},
+		// separators beyond ASCII spaces
+		{"Bearer\vabc123 end", "[redacted] end"},
+		{"Bearer\x00abc123 end", "[redacted] end"},
+		{"Bearer\u00a0abc123 end", "[redacted] end"},
+		{"Bearer\u2003abc123 end", "[redacted] end"},
+		{"Bearer\u200babc123 end", "[redacted] end"},
+		{`{"auth":"Bearer "abc123"}`, `{"auth":"[redacted]"}`},
+		{"key=sk_test_x1 and vca_12345678z", "key=[redacted] and [redacted]"},
+	} {
+		if got := Scrub(c.in); got != c.want {
+			t.Errorf("Scrub(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestCleanMessage(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		secrets []string
+		want    string
+	}{
+		{"line one\nline\ttwo  ", nil, "line one line two"},
+		{"Bearer\u0085abc123 end", nil, "[redacted] end"},
+		{"the key was s3cr3t-key!", []string{"s3cr3t-key"}, "the key was [redacted]!"},
+	} {
+		if got := cleanMessage(c.in, c.secrets...); got != c.want {
+			t.Errorf("cleanMessage(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
