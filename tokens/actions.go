@@ -53,6 +53,8 @@ type actionScan struct {
 	revoked   []string       // what it undid, in order
 	unrevoked []string       // ... and could not undo
 	inFlight  sync.WaitGroup // actions started and not yet kept or failed
+	failOnce  sync.Once
+	failure   error // the scan's one error, which every failing list call returns
 }
 
 var actionScans = scanStates[*actionScan]{new: func() *actionScan { return &actionScan{} }}
@@ -123,11 +125,18 @@ func (s *actionScan) undo(ctx context.Context, u *undo) {
 
 // fail marks the scan failed, waits for its other actions in flight (each revokes what
 // it creates from then on), revokes what the scan created, and says so in the error.
-// A cancelled scan revokes nothing more: its rows may already have been read.
+// Every list call that fails returns that one error, once the revoking is done:
+// whichever the SDK reports names everything revoked. A cancelled scan revokes
+// nothing more: its rows may already have been read.
 func (s *actionScan) fail(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return err
 	}
+	s.failOnce.Do(func() { s.failure = s.revokeAll(ctx, err) })
+	return s.failure
+}
+
+func (s *actionScan) revokeAll(ctx context.Context, err error) error {
 	s.mu.Lock()
 	s.failed = true
 	s.mu.Unlock()
@@ -141,7 +150,6 @@ func (s *actionScan) fail(ctx context.Context, err error) error {
 	}
 	s.mu.Lock()
 	revoked, kept := s.revoked, s.unrevoked
-	s.revoked, s.unrevoked = nil, nil
 	s.mu.Unlock()
 	if len(revoked) == 0 && len(kept) == 0 {
 		return err
