@@ -172,12 +172,18 @@ func TestErrorTextsUsersSee(t *testing.T) {
 
 // A connection's config changed with ALTER SERVER applies to the sessions that
 // already used it, from their next query: a fixed credential must not need a
-// reconnect, and a revoked one must stop working.
+// reconnect, a revoked one must stop working, and a config that does not parse
+// fails their queries as it fails a new session's.
 func TestAlterServerTakesEffect(t *testing.T) {
 	c := fresh(t)
 	other := connect(t) // a second session that has used the connection too
 	good := string(sb.ConnectionConfig(sbURL, nil))
 	bad := strings.Replace(good, sb.VercelToken(), "wrong", 1)
+	misspelt := strings.Replace(good, "vercel_api_token", "vercel_api_tokn", 1)
+	// a failed statement's text, and so the config, would otherwise reach the log
+	if _, err := c.Exec(context.Background(), "set log_min_error_statement = panic"); err != nil {
+		t.Fatal(err)
+	}
 	alter := func(cfg string) {
 		t.Helper()
 		if _, err := c.Exec(context.Background(), "alter server altered options (set config "+pgcluster.Quote(cfg)+")"); err != nil {
@@ -203,6 +209,22 @@ func TestAlterServerTakesEffect(t *testing.T) {
 	for i, s := range []*pgx.Conn{c, other} {
 		if rows, err := rowsOf(t, s, q); err != nil || !reflect.DeepEqual(rows, vercelRows) {
 			t.Fatalf("session %d after the token was fixed: %v %v", i+1, rows, err)
+		}
+	}
+	alter(misspelt)
+	third := connect(t) // a session that never used the connection
+	const unparsed = `failed to parse connection config for connection 'altered': Unsupported argument: An argument named "vercel_api_tokn" is not expected here.`
+	for i, s := range []*pgx.Conn{c, other, third} {
+		for try := range 2 { // and again: a failed update is not taken for done
+			if rows, err := rowsOf(t, s, q); err == nil || !strings.Contains(err.Error(), unparsed) {
+				t.Fatalf("session %d, query %d after a config that does not parse was set: %v %v", i+1, try+1, rows, err)
+			}
+		}
+	}
+	alter(good)
+	for i, s := range []*pgx.Conn{c, other, third} {
+		if rows, err := rowsOf(t, s, q); err != nil || !reflect.DeepEqual(rows, vercelRows) {
+			t.Fatalf("session %d after the config was fixed: %v %v", i+1, rows, err)
 		}
 	}
 }
