@@ -240,4 +240,18 @@ func TestSetupErrorsLeaveOutTheConfig(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %v, want %s", err, want)
 	}
+	// the setting is a superuser's, as the README says
+	if err := pgcluster.Exec(ctx, c, "create role tokens_plain login"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pgcluster.Exec(ctx, c, "drop role tokens_plain") })
+	plain, err := pgx.Connect(ctx, strings.Replace(cluster.DSN(), "//postgres@", "//tokens_plain@", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close(ctx)
+	_, err = plain.Exec(ctx, "set log_min_error_statement = panic")
+	if want := `ERROR: permission denied to set parameter "log_min_error_statement" (SQLSTATE 42501)`; err == nil || err.Error() != want {
+		t.Fatalf("a plain role setting log_min_error_statement: %v, want %s", err, want)
+	}
 }

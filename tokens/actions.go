@@ -64,6 +64,9 @@ var actionScans = scanStates[*actionScan]{new: func() *actionScan { return &acti
 func runActions(ctx context.Context, d *plugin.QueryData, actions []action) error {
 	scan := actionScans.of(d)
 	for _, a := range actions {
+		if ctx.Err() != nil {
+			return ctx.Err() // cancelled: start nothing that would have to be revoked at once
+		}
 		if !scan.claim(a.key) {
 			continue
 		}
@@ -133,6 +136,9 @@ func (s *actionScan) fail(ctx context.Context, err error) error {
 		return err
 	}
 	s.failOnce.Do(func() { s.failure = s.revokeAll(ctx, err) })
+	if s.failure == nil { // revokeAll panicked in another list call
+		return err
+	}
 	return s.failure
 }
 

@@ -94,6 +94,10 @@ func secretCases(sb *sandbox.Sandbox) []secretCase {
 		bearer("Bearer\u2003", "after-an-em-space-0123456789"),
 		bearer("Bearer\u200b", "after-a-zero-width-space-0123456789"),
 		bearer(`Bearer "`, "quoted-0123456789"),
+		bearer(`Bearer \"`, "json-escaped-quote-0123456789"),
+		bearer(`Bearer\u00a0`, "json-escaped-space-0123456789"),
+		bearer("Bearer%20", "url-encoded-space-0123456789"),
+		bearer("Bearer\u3164", "after-a-hangul-filler-0123456789"),
 	}
 }
 

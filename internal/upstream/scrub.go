@@ -18,8 +18,9 @@ const maxMessage = 300
 // key, and redacting a little too much costs nothing. A PHC hash keeps commas in its
 // parameters (m=19456,t=2,p=1), and "Bearer Bearer x" hides x, not the second word;
 // nor does a word that ends in "bearer" ("Bearer 0Bearer x") take x's place. Any
-// space, control or format character, or quote, separates "Bearer" from what follows
-// ("Bearer\v x", "Bearer\u00a0x", `Bearer "x"`).
+// space, control, format or filler character, quote, escaped character (`\"`,
+// `\t`, `\u00a0`, `%20`) or one of + : = separates "Bearer" from what follows
+// ("Bearer\v x", "Bearer\u00a0x", `Bearer \"x\"`, "Bearer%20x").
 var secretShapes = []*regexp.Regexp{
 	regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`),
 	regexp.MustCompile(`[sp]k_(?:live|test)_[A-Za-z0-9_-]+`),
@@ -29,8 +30,10 @@ var secretShapes = []*regexp.Regexp{
 }
 
 const (
-	sep  = `[\s\p{Z}\p{Cc}\p{Cf}"']`
-	word = `[^\s\p{Z}\p{Cc}\p{Cf}"']`
+	// blank: what cannot be part of a credential; U+FFFD stands for a byte that is not UTF-8
+	blank = `\s\p{Z}\p{Cc}\p{Cf}\p{Mn}\x{115F}\x{1160}\x{2800}\x{3164}\x{FFA0}\x{FFFD}"'`
+	sep   = `(?:[` + blank + `+:=]|\\(?:u[0-9A-Fa-f]{4}|[\\"'/bfnrtv])|%[0-9A-Fa-f]{2})`
+	word  = `[^` + blank + `]`
 )
 
 // Scrub removes secret-shaped substrings from text that came from outside
@@ -81,7 +84,7 @@ func cleanMessage(s string, secrets ...string) string {
 		}
 		return r
 	}, s)
-	// scrubbed again: the separators are plain spaces now
+	// scrubbed again, as a safety net: every separator is a plain space now
 	s = Scrub(strings.Join(strings.Fields(s), " "))
 	if len(s) > maxMessage {
 		cut := maxMessage

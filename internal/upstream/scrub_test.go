@@ -21,6 +21,19 @@ func TestScrub(t *testing.T) {
 		{"Bearer\u200babc123 end", "[redacted] end"},
 		{`{"auth":"Bearer "abc123"}`, `{"auth":"[redacted]"}`},
 		{"key=sk_test_x1 and vca_12345678z", "key=[redacted] and [redacted]"},
+		// escaped separators, as in JSON or URL-encoded text
+		{`{"detail":"header was Bearer \"abc123secret\" rejected"}`, `{"detail":"header was [redacted]" rejected"}`},
+		{`Bearer \'abc123secret\' end`, `[redacted]' end`},
+		{`{"detail":"Bearer\tabc123secret"}`, `{"detail":"[redacted]"}`},
+		{`{"detail":"Bearer\u00a0abc123secret"}`, `{"detail":"[redacted]"}`},
+		{"Bearer%20abc123secret end", "[redacted] end"},
+		{"Bearer+abc123secret end", "[redacted] end"},
+		{"Bearer:abc123secret end", "[redacted] end"},
+		{"Bearer=abc123secret end", "[redacted] end"},
+		{"Bearer\xffabc123secret end", "[redacted] end"},
+		{"Bearer\u3164abc123secret end", "[redacted] end"},
+		{"Bearer\u034fabc123secret end", "[redacted] end"},
+		{"Bearer ab+cd/ef== end", "[redacted] end"},
 	} {
 		if got := Scrub(c.in); got != c.want {
 			t.Errorf("Scrub(%q) = %q, want %q", c.in, got, c.want)
