@@ -41,6 +41,50 @@ func TestFailuresAfterRowsFailThroughALocalStream(t *testing.T) {
 	}
 }
 
+// A query that names nothing to act on (no id, email or name) is refused by the SDK
+// itself, before the table sees it: those columns are "any of" key columns, so that
+// PostgreSQL hands them over per row of an `in (select ...)`. The released SDK can
+// lose that error (see TestSDKRefusalsAreNeverLost), so this runs patched only.
+func TestActionWithNothingToActOn(t *testing.T) {
+	e := newEnv(t, sandbox.Config{}, allowTokens...)
+	_, err := e.run(uta(map[string]any{"action": "revoke", "provider": "vercel"}, "id"))
+	assertErrorMentions(t, err, "user_token_actions", "missing 3 required quals", "'id'", "'email'", "'name'")
+	if n := len(e.sb.Requests()); n != 0 {
+		t.Fatalf("%d requests", n)
+	}
+}
+
+// A query the SDK refuses itself (a required qual missing) fails every time, also
+// when many run at once (patch 0013): the SDK puts its error and the end of the rows
+// on two channels, and one select could take the end first. The plugin cannot hold
+// this error back as it does its own (defect 1): its list function never runs.
+func TestSDKRefusalsAreNeverLost(t *testing.T) {
+	e := newEnv(t, sandbox.Config{}, allowTokens...)
+	const goroutines, each = 8, 100
+	lost := make(chan int, goroutines)
+	for range goroutines {
+		go func() {
+			n := 0
+			for range each {
+				if _, err := e.run(uta(map[string]any{"action": "revoke", "provider": "vercel"}, "id")); err == nil {
+					n++
+				}
+			}
+			lost <- n
+		}()
+	}
+	total := 0
+	for range goroutines {
+		total += <-lost
+	}
+	if total > 0 {
+		t.Fatalf("%d of %d refused queries returned no error", total, goroutines*each)
+	}
+	if n := len(e.sb.Requests()); n != 0 {
+		t.Fatalf("%d requests for refused queries", n)
+	}
+}
+
 // Defect 4 (sdk_workarounds.go): connections added while a failed query's lists may
 // still run. Under -race against the SDK patched with 0010 this reports nothing;
 // without 0010 the race detector flagged the tables' re-initialisation in 1 of 3

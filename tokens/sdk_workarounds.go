@@ -22,7 +22,9 @@ import (
 // two channels in one select; when a list fails before streamRows first waits there,
 // both are ready and the select may take the end: the query returns no rows and no
 // error. Measured: 1 in 2,400 fast failures under concurrency (16 × 150 queries);
-// 0 in 2,400 with this delay. TestFastFailuresAreNeverLost keeps it so.
+// 0 in 2,400 with this delay. TestFastFailuresAreNeverLost keeps it so. The patched
+// SDK (patch 0013) fixes it for every error, the SDK's own refusals included, which
+// this delay cannot reach; the delay stays for plain builds against the released SDK.
 // Delete when the SDK drains errorChan before taking the end of rows.
 const errorSettle = 25 * time.Millisecond
 
