@@ -34,6 +34,12 @@ func TestScrub(t *testing.T) {
 		{"Bearer\u3164abc123secret end", "[redacted] end"},
 		{"Bearer\u034fabc123secret end", "[redacted] end"},
 		{"Bearer ab+cd/ef== end", "[redacted] end"},
+		// a separator or word that ends in the next "bearer"
+		{"Bearer %Bearer s3cret end", "[redacted] end"},
+		{`Bearer \bearer s3cret end`, "[redacted] end"},
+		{"Bearer %eBearer s3cret end", "[redacted] end"},
+		// no separator: not a credential's prefix
+		{"bearer_token and bearers", "bearer_token and bearers"},
 	} {
 		if got := Scrub(c.in); got != c.want {
 			t.Errorf("Scrub(%q) = %q, want %q", c.in, got, c.want)
