@@ -204,9 +204,11 @@ func (c *Cluster) start(ctx context.Context) error {
 		c.Port = port
 		// jit off: the wrapper's huge cost estimates would compile every query. UTC:
 		// the sandbox's data is relative to midnight UTC, and dates shown must not move
-		// with the machine's time zone.
+		// with the machine's time zone. No failed statement's text in the log: a create
+		// or alter server's text holds its config, credentials included (the README's
+		// advice, for every session).
 		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories='' -c jit=off -c fsync=off "+
-			"-c synchronous_commit=off -c full_page_writes=off -c timezone=UTC", port)
+			"-c synchronous_commit=off -c full_page_writes=off -c timezone=UTC -c log_min_error_statement=panic", port)
 		cmd := c.command(ctx, "pg_ctl", "-D", filepath.Join(c.Dir, "data"), "-l", c.Log(), "-w", "-t", "60", "-o", opts, "start")
 		out, err := cmd.CombinedOutput()
 		if err == nil {
