@@ -254,7 +254,7 @@ type ListOptions struct {
 // cost up to Ahead+1 more requests (reads) before the listing stops with its error.
 func (c *Client) Tokens(ctx context.Context, o ListOptions) iter.Seq2[[]Token, error] {
 	return func(yield func([]Token, error) bool) {
-		p := &pager{c: c, o: o, seen: map[string]bool{}}
+		p := &pager{c: c, o: o, seen: map[string]bool{}, peek: o.Ahead > 0}
 		if o.Ahead <= 0 {
 			for p.more() {
 				tokens, err := p.fetch(ctx).decode()
@@ -308,6 +308,7 @@ type pager struct {
 	seen  map[string]bool
 	done  bool
 	pages int
+	peek  bool // leave pages undecoded for the consumer: only with a request to overlap
 }
 
 func (p *pager) more() bool { return !p.done }
@@ -350,11 +351,14 @@ func (p *pager) fetch(ctx context.Context) fetched {
 	return p.read(resp)
 }
 
-// read takes a page's cursor, from a peek when the page names a fresh one.
+// read takes a page's cursor, from a peek when the pager peeks and the page names a
+// fresh one.
 func (p *pager) read(resp *upstream.Response) fetched {
-	peek := gjson.GetManyBytes(resp.Body, "pagination.next", "tokens.#")
-	if cursor, ok := cursorText(json.RawMessage(peek[0].Raw)); ok && peek[1].Int() > 0 && p.advance(cursor) {
-		return fetched{resp: resp, cursor: cursor, count: int(peek[1].Int())}
+	if p.peek {
+		peek := gjson.GetManyBytes(resp.Body, "pagination.next", "tokens.#")
+		if cursor, ok := cursorText(json.RawMessage(peek[0].Raw)); ok && peek[1].Int() > 0 && p.advance(cursor) {
+			return fetched{resp: resp, cursor: cursor, count: int(peek[1].Int())}
+		}
 	}
 	// the last page, one that ends the listing, or keys the peek cannot read (Go
 	// matches them in any case): decoded now, for the exact reason
