@@ -215,18 +215,13 @@ func runScenario(b *testing.B, r *remote, sc scenario) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		time.Sleep(sc.pause)
-		r.call(b, http.MethodDelete, "/_sandbox/requests", nil, nil)
-		h := startHeapPeak()
-		b.StartTimer()
-		start := time.Now()
-		n := count(b, conn, sc.q)
-		wall := time.Since(start)
+		var n int
+		wall, peak, log := timed(b, r, func() { n = count(b, conn, sc.q) })
 		b.StopTimer()
-		peakMB = max(peakMB, h.end())
+		peakMB = max(peakMB, peak)
 		if n != sc.rows {
 			b.Fatalf("%d rows, want %d", n, sc.rows)
 		}
-		log := r.requests(b)
 		need, floor := sc.needed, sc.floor
 		if sc.needFunc != nil {
 			need, floor = sc.needFunc(log)
@@ -414,22 +409,31 @@ func BenchmarkRoundTrip(b *testing.B) {
 func chain(b *testing.B, r *remote, needed int, run func()) {
 	var reqs, ratio, peakMB float64
 	for b.Loop() {
-		b.StopTimer()
-		r.call(b, http.MethodDelete, "/_sandbox/requests", nil, nil)
-		h := startHeapPeak()
-		b.StartTimer()
-		start := time.Now()
-		run()
-		wall := time.Since(start)
-		b.StopTimer()
-		peakMB = max(peakMB, h.end())
-		reqs += float64(len(r.requests(b)))
+		wall, peak, log := timed(b, r, run)
+		peakMB = max(peakMB, peak)
+		reqs += float64(len(log))
 		ratio += float64(wall) / float64(time.Duration(needed)*benchLatency)
-		b.StartTimer()
 	}
 	b.ReportMetric(reqs/float64(b.N), "reqs")
 	b.ReportMetric(float64(needed), "needed")
 	b.ReportMetric(float64(time.Duration(needed)*benchLatency)/float64(time.Millisecond), "floor-ms")
 	b.ReportMetric(ratio/float64(b.N), "wall/floor")
 	b.ReportMetric(peakMB, "peak-MB")
+}
+
+// timed runs run once, timed, against r's sandbox with its request log cleared, and
+// returns the wall time, the peak live heap and the requests run made. The timer is
+// left running, as a benchmark loop expects.
+func timed(b *testing.B, r *remote, run func()) (time.Duration, float64, []sandbox.Request) {
+	b.StopTimer()
+	r.call(b, http.MethodDelete, "/_sandbox/requests", nil, nil)
+	h := startHeapPeak()
+	b.StartTimer()
+	start := time.Now()
+	run()
+	wall := time.Since(start)
+	b.StopTimer()
+	peak, log := h.end(), r.requests(b)
+	b.StartTimer()
+	return wall, peak, log
 }

@@ -441,3 +441,20 @@ func assertErrorMentions(t testing.TB, err error, parts ...string) {
 		}
 	}
 }
+
+// revokesNamed counts a failed scan's creates and revokes in the sandbox's request
+// log, and checks that err names each token revoked.
+func (e *env) revokesNamed(err error, create func(sandbox.Request) bool, revoke func(sandbox.Request) (id string, ok bool)) (creates, revokes int) {
+	e.t.Helper()
+	for _, r := range e.sb.Requests() {
+		if create(r) {
+			creates++
+		} else if id, ok := revoke(r); ok {
+			revokes++
+			if !strings.Contains(err.Error(), id) {
+				e.t.Errorf("the error does not name %s, which was revoked: %v", id, err)
+			}
+		}
+	}
+	return creates, revokes
+}

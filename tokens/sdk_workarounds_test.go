@@ -37,22 +37,27 @@ func TestSettledHoldsAFastErrorBack(t *testing.T) {
 // the test above always.
 func TestFastFailuresAreNeverLost(t *testing.T) {
 	e := newEnvWith(t, sandbox.Config{}, func(*sandbox.Sandbox, string) string { return `max_retries = "x"` })
-	var lost, total atomic.Int32
+	if lost := e.lostErrors(query{table: "user_tokens", columns: []string{"id"}}, 8, 50); lost != 0 {
+		t.Fatalf("%d of %d failing queries returned no error", lost, 8*50)
+	}
+}
+
+// lostErrors runs a query that must fail, each times in each of goroutines side by
+// side, and counts the runs that returned no error.
+func (e *env) lostErrors(q query, goroutines, each int) int {
+	var lost atomic.Int32
 	var wg sync.WaitGroup
-	for range 8 {
+	for range goroutines {
 		wg.Go(func() {
-			for range 50 {
-				if _, err := e.run(query{table: "user_tokens", columns: []string{"id"}}); err == nil {
+			for range each {
+				if _, err := e.run(q); err == nil {
 					lost.Add(1)
 				}
-				total.Add(1)
 			}
 		})
 	}
 	wg.Wait()
-	if lost.Load() != 0 {
-		t.Fatalf("%d of %d failing queries returned no error", lost.Load(), total.Load())
-	}
+	return int(lost.Load())
 }
 
 // The state the lists of a scan share lives exactly as long as the scan. Only this

@@ -248,18 +248,11 @@ func TestFailedScanRevokesTheSignInTokensItCreated(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error; a create failed")
 			}
-			var creates, revokes int
-			for _, r := range e.sb.Requests() {
-				switch {
-				case r.Method == "POST" && r.Path == "/sign_in_tokens":
-					creates++
-				case strings.HasSuffix(r.Path, "/revoke"):
-					revokes++
-					if id := path.Base(path.Dir(r.Path)); !strings.Contains(err.Error(), id) {
-						t.Errorf("the error does not name %s, which was revoked: %v", id, err)
-					}
-				}
-			}
+			creates, revokes := e.revokesNamed(err,
+				func(r sandbox.Request) bool { return r.Method == "POST" && r.Path == "/sign_in_tokens" },
+				func(r sandbox.Request) (string, bool) {
+					return path.Base(path.Dir(r.Path)), strings.HasSuffix(r.Path, "/revoke")
+				})
 			if creates < 3+failures || revokes != creates-failures {
 				t.Fatalf("%d creates (%d failed), %d revokes: %v", creates, failures, revokes, e.sb.Requests())
 			}

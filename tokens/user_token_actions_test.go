@@ -268,18 +268,9 @@ func TestFailedScanRevokesWhatItCreated(t *testing.T) {
 	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Method: "POST", After: 2, Times: 1, Kind: "status", Status: 400})
 	_, err := e.run(uta(map[string]any{"action": "create", "provider": "vercel", "name": []string{"a", "b", "c", "d"}}, "id", "token"))
 	assertErrorMentions(t, err, "400", "the query failed, so what it had created was revoked again")
-	var created, revoked int
-	for _, r := range e.sb.Requests() {
-		switch {
-		case r.Method == "POST" && r.Status == 200:
-			created++
-		case r.Method == "DELETE":
-			revoked++
-			if id := path.Base(r.Path); !strings.Contains(err.Error(), id) {
-				t.Errorf("the error does not list %s, which was revoked: %v", id, err)
-			}
-		}
-	}
+	created, revoked := e.revokesNamed(err,
+		func(r sandbox.Request) bool { return r.Method == "POST" && r.Status == 200 },
+		func(r sandbox.Request) (string, bool) { return path.Base(r.Path), r.Method == "DELETE" })
 	// Two creates began before the failure, and the others may have: all are revoked.
 	if created < 2 || revoked != created {
 		t.Fatalf("%d created, %d revoked: %v", created, revoked, e.sb.Requests())
