@@ -107,6 +107,27 @@ func TestFailedScanThroughPostgres(t *testing.T) {
 	t.Fatalf("Vercel still holds %v", vercelNames())
 }
 
+// Two creates of one scan fail (two unknown users in the IN list): by the time
+// PostgreSQL shows the error, every sign-in token the scan created is revoked, and
+// the error names each.
+func TestTwoFailuresThroughPostgresRevokeAndNameEverything(t *testing.T) {
+	c := fresh(t)
+	users := "'" + strings.Join(append(slices.Clone(sandbox.ClerkUsers), "user_unknown_1", "user_unknown_2"), "', '") + "'"
+	_, err := rowsOf(t, c, "select url from sign_in_tokens where user_id in ("+users+")")
+	if err == nil {
+		t.Fatal("no error; two creates failed")
+	}
+	made := sb.ClerkSignInTokens()
+	for _, tok := range made {
+		if tok.Status != "revoked" || !strings.Contains(err.Error(), tok.ID) {
+			t.Errorf("%s is %s when the error arrives; named in it: %v", tok.ID, tok.Status, strings.Contains(err.Error(), tok.ID))
+		}
+	}
+	if len(made) == 0 {
+		t.Fatalf("no token was created before the failures: %v", err)
+	}
+}
+
 // What the plugin cannot undo, as docs/tables/user_token_actions.md says: PostgreSQL
 // handles a cancel (statement_timeout, Ctrl-C) only between rows, so a create in flight
 // is finished and its row handed over before the statement fails; the client then
