@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"fmt"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
 	"net/url"
 	"strings"
 	"testing"
@@ -89,7 +90,7 @@ var inputTargets = []inputTarget{
 				}
 				return
 			}
-			assertErrorMentions(t, err, "404", "Clerk has no sign-in token "+shortID(v))
+			assertErrorMentions(t, err, "404", "Clerk has no sign-in token "+providers.ShortID(v))
 			if len(reqs) != 1 || segment(t, reqs[0].Path, "/sign_in_tokens/", "/revoke") != v {
 				t.Fatalf("requests %v", reqs)
 			}
@@ -104,7 +105,7 @@ var inputTargets = []inputTarget{
 				}
 				return
 			}
-			assertErrorMentions(t, err, "404", "Clerk has no user "+shortID(v))
+			assertErrorMentions(t, err, "404", "Clerk has no user "+providers.ShortID(v))
 			if len(reqs) != 1 || reqs[0].Path != "/sign_in_tokens" {
 				t.Fatalf("requests %v", reqs)
 			}

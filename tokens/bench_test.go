@@ -21,7 +21,7 @@ import (
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
-	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/vercel"
+	vercel "github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/vercel/api"
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
 )
 

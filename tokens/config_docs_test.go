@@ -1,10 +1,10 @@
 package tokens
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,8 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/clerk"
-	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/vercel"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
 )
 
 // The connection arguments as the docs must show them: argument, environment
@@ -35,54 +34,41 @@ var documentedArguments = []struct{ arg, env, def string }{
 	{"request_timeout", "TOKENS_REQUEST_TIMEOUT", "`30`"},
 }
 
-// docs/index.md's argument table and config/tokens.spc name every argument the
-// plugin reads, with its environment variable and default, and nothing else.
+// The connection block, docs/index.md's argument table (generated from the registry,
+// TestGeneratedDocsAreCurrent) and config/tokens.spc name every argument the plugin
+// reads, with its environment variable and default, and nothing else.
 func TestConfigDocsNameEveryArgument(t *testing.T) {
-	code := map[string]argument{}
-	for _, a := range []argument{argVercelToken, argVercelBaseURL, argQueryServerURL, argQueryServerToken, argClerkKey,
-		argClerkBaseURL, argAllowSignInCreate, argAllowSignInRevoke, argAllowTokenCreate, argAllowTokenUpdate,
-		argAllowTokenRevoke, argMaxRetries, argRequestTimeout} {
-		code[a.name] = a
+	block := newConnectionBlock(registry)
+	var code, documented []string
+	var body strings.Builder
+	for _, a := range block.arguments {
+		code = append(code, a.Name+" "+a.Env+" "+cmp.Or(a.Default, "none"))
+		if a.List {
+			fmt.Fprintf(&body, "%s = [\"x\"]\n", a.Name)
+		} else {
+			fmt.Fprintf(&body, "%s = \"x\"\n", a.Name)
+		}
 	}
-	var hclNames []string
-	for f := range reflect.TypeFor[tokensConfig]().Fields() {
-		hclNames = append(hclNames, f.Tag.Get("hcl"))
-	}
-	var documented []string
 	for _, d := range documentedArguments {
-		documented = append(documented, d.arg)
-		if a, ok := code[d.arg]; !ok || a.env != d.env {
-			t.Errorf("%s: the code's environment variable is %q, documented %q", d.arg, a.env, d.env)
-		}
+		documented = append(documented, d.arg+" "+d.env+" "+d.def)
 	}
-	if !slices.Equal(hclNames, documented) {
-		t.Fatalf("the connection block has %v; documentedArguments has %v", hclNames, documented)
+	if !slices.Equal(code, documented) {
+		t.Fatalf("the plugin's arguments are\n%v\ndocumentedArguments has\n%v", code, documented)
 	}
-	codeDefaults := map[string]string{
-		"vercel_base_url": "`" + vercel.DefaultBaseURL + "`", "clerk_base_url": "`" + clerk.DefaultBaseURL + "`",
-		"max_retries": fmt.Sprintf("`%d`", defaultMaxRetries), "request_timeout": fmt.Sprintf("`%d`", int(defaultRequestTimeout.Seconds())),
+	// the SDK decodes a block that sets every one of them
+	file, diags := hclsyntax.ParseConfig([]byte(body.String()), "every.hcl", hclPos)
+	if !diags.HasErrors() {
+		diags = gohcl.DecodeBody(file.Body, nil, block.newInstance())
 	}
-	index := readRepoFile(t, "docs/index.md")
+	if diags.HasErrors() {
+		t.Fatalf("a connection block setting every argument: %v", diags)
+	}
+	if providers.ArgMaxRetries.Default != fmt.Sprintf("`%d`", defaultMaxRetries) ||
+		providers.ArgRequestTimeout.Default != fmt.Sprintf("`%d`", int(defaultRequestTimeout.Seconds())) {
+		t.Fatalf("the documented defaults differ from the code's: %s %s", providers.ArgMaxRetries.Default, providers.ArgRequestTimeout.Default)
+	}
 	spc := readRepoFile(t, "config/tokens.spc")
-	rows := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| (`[A-Z_]+`|none) \\| ([^|]+) \\|").FindAllStringSubmatch(index, -1)
-	var inIndex []string
-	for _, r := range rows {
-		inIndex = append(inIndex, r[1])
-	}
-	if !slices.Equal(inIndex, documented) {
-		t.Errorf("docs/index.md's table lists %v, want %v", inIndex, documented)
-	}
-	for i, d := range documentedArguments {
-		env := "none"
-		if d.env != "" {
-			env = "`" + d.env + "`"
-		}
-		if i < len(rows) && (rows[i][2] != env || strings.TrimSpace(rows[i][3]) != d.def) {
-			t.Errorf("docs/index.md: %s | %s | %s, want %s | %s", d.arg, rows[i][2], rows[i][3], env, d.def)
-		}
-		if want, ok := codeDefaults[d.arg]; ok && want != d.def {
-			t.Errorf("%s: the code's default is %s, documented %s", d.arg, want, d.def)
-		}
+	for _, d := range documentedArguments {
 		if !regexp.MustCompile(`(?m)^  # ` + d.arg + ` +=`).MatchString(spc) {
 			t.Errorf("config/tokens.spc has no commented-out %s", d.arg)
 		}

@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
 )
 
@@ -152,23 +156,41 @@ func TestSettingsErrorsAreTyped(t *testing.T) {
 	for _, name := range configEnv {
 		t.Setenv(name, "")
 	}
-	s := loadSettings("c", tokensConfig{VercelBaseURL: ptr("nope"), VercelAPIToken: ptr("x"), MaxRetries: ptr("99"), ClerkSecretKey: ptr("pk_x")})
-	var ce *ConfigError
-	if !errors.As(s.vercelErr, &ce) || ce.Argument != argVercelBaseURL || ce.Value.source != "config" {
-		t.Fatalf("vercel: %#v", s.vercelErr)
+	c := testConnection(t, `vercel_base_url = "nope"`+"\n"+`vercel_api_token = "x"`+"\n"+`max_retries = "99"`+"\n"+`clerk_secret_key = "pk_x"`)
+	var ce *providers.ConfigError
+	if err := c.sources["vercel"].Ready(); !errors.As(err, &ce) || ce.Argument.Name != "vercel_base_url" || ce.Value.Source != "config" {
+		t.Fatalf("vercel: %#v", err)
 	}
-	if !errors.As(s.commonErr, &ce) || ce.Argument != argMaxRetries {
-		t.Fatalf("common: %#v", s.commonErr)
+	if !errors.As(c.settings.err, &ce) || ce.Argument.Name != "max_retries" {
+		t.Fatalf("common: %#v", c.settings.err)
 	}
-	if !errors.As(s.clerkErr, &ce) || ce.Argument != argClerkKey || !strings.Contains(ce.Error(), "publishable keys") {
-		t.Fatalf("clerk: %#v", s.clerkErr)
+	if err := c.sources["clerk"].Ready(); !errors.As(err, &ce) || ce.Argument.Name != "clerk_secret_key" || !strings.Contains(ce.Error(), "publishable keys") {
+		t.Fatalf("clerk: %#v", err)
 	}
-	var ne *NoUpstreamError
-	if err := loadSettings("c", tokensConfig{}).userTokensErr(); !errors.As(err, &ne) {
+	var ne *providers.NoUpstreamError
+	h := &house{providers: registry}
+	if err := h.userTokensProblem(testConnection(t, ``)); !errors.As(err, &ne) {
 		t.Fatalf("nothing configured: %#v", err)
 	}
-	ok := loadSettings("c", tokensConfig{VercelAPIToken: ptr("x"), MaxRetries: ptr("0"), RequestTimeout: ptr("0.25")})
-	if ok.vercelErr != nil || ok.commonErr != nil || ok.maxRetries != 0 || ok.requestTimeout != 250*time.Millisecond || ok.vercelBaseURL != "https://api.vercel.com" {
-		t.Fatalf("valid settings: %+v", ok)
+	ok := testConnection(t, `vercel_api_token = "x"`+"\n"+`max_retries = "0"`+"\n"+`request_timeout = "0.25"`)
+	v := ok.sources["vercel"]
+	if v.Ready() != nil || ok.settings.err != nil || ok.settings.maxRetries != 0 || ok.settings.requestTimeout != 250*time.Millisecond || v.Address() != "https://api.vercel.com" {
+		t.Fatalf("valid settings: %+v %v %v", ok.settings, v.Ready(), v.Address())
 	}
+}
+
+// testConnection is a connection of the plugin with the given config body, as the SDK
+// would decode it, outside any query.
+func testConnection(t *testing.T, config string) *connection {
+	t.Helper()
+	h := &house{providers: registry, block: newConnectionBlock(registry)}
+	block := h.block.newInstance()
+	file, diags := hclsyntax.ParseConfig([]byte(config), "test.hcl", hclPos)
+	if !diags.HasErrors() {
+		diags = gohcl.DecodeBody(file.Body, nil, block)
+	}
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return h.newConnection("c", h.block.values(block), hclog.NewNullLogger())
 }

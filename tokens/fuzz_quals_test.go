@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
 	"math"
 	"slices"
 	"strconv"
@@ -109,7 +110,7 @@ func FuzzQualSet(f *testing.F) {
 			probes = append(probes, int64(len(v)))
 		}
 		fqCheck(t, "int64Quals", int64Quals(d, "id"), fqExpect(onColumn, fqAsInt64), append(probes, math.MinInt64, math.MaxInt64))
-		if s := stringQuals(d, "nothing"); s.constrained {
+		if s := stringQuals(d, "nothing"); s.Constrained {
 			t.Fatal("a column without quals is constrained")
 		}
 	})
@@ -205,18 +206,18 @@ func fqExpect[T comparable](qs sdkquals.QualSlice, conv func(*proto.QualValue) (
 	return w
 }
 
-func fqCheck[T comparable](t *testing.T, name string, got valueSet[T], w fqWant[T], probes []T) {
+func fqCheck[T comparable](t *testing.T, name string, got providers.Values[T], w fqWant[T], probes []T) {
 	t.Helper()
-	if got.constrained != w.constrained || !slices.Equal(got.values, w.values) {
-		t.Fatalf("%s = constrained %v %#v; want constrained %v %#v", name, got.constrained, got.values, w.constrained, w.values)
+	if got.Constrained != w.constrained || !slices.Equal(got.List, w.values) {
+		t.Fatalf("%s = constrained %v %#v; want constrained %v %#v", name, got.Constrained, got.List, w.constrained, w.values)
 	}
-	if got.none() != (w.constrained && len(w.values) == 0) || got.allowsPtr(nil) != !w.constrained {
-		t.Fatalf("%s: none %v, allows NULL %v; want %v %v", name, got.none(), got.allowsPtr(nil), w.constrained && len(w.values) == 0, !w.constrained)
+	if got.None() != (w.constrained && len(w.values) == 0) || got.AllowsPtr(nil) != !w.constrained {
+		t.Fatalf("%s: none %v, allows NULL %v; want %v %v", name, got.None(), got.AllowsPtr(nil), w.constrained && len(w.values) == 0, !w.constrained)
 	}
 	for _, p := range append(probes, w.values...) {
 		allowed := !w.constrained || slices.Contains(w.values, p)
-		if got.allows(p) != allowed || got.allowsPtr(&p) != allowed {
-			t.Fatalf("%s: allows(%v) = %v, allowsPtr %v; want %v", name, p, got.allows(p), got.allowsPtr(&p), allowed)
+		if got.Allows(p) != allowed || got.AllowsPtr(&p) != allowed {
+			t.Fatalf("%s: allows(%v) = %v, allowsPtr %v; want %v", name, p, got.Allows(p), got.AllowsPtr(&p), allowed)
 		}
 	}
 }

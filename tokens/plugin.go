@@ -1,64 +1,72 @@
 // Package tokens is the Steampipe plugin that turns API tokens scattered across
-// services into SQL tables.
+// services into SQL tables. The providers it reads are listed in registry.go; each
+// lives in its own package under internal/providers.
 package tokens
 
 import (
 	"context"
+	"slices"
 
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
 	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
 	"github.com/turbot/steampipe-plugin-sdk/v5/rate_limiter"
-)
-
-// The providers: the provider column's values, the matrix key's values and the
-// rate limiters' provider scope.
-const (
-	providerVercel      = "vercel"
-	providerQueryServer = "query_server"
-	providerClerk       = "clerk"
-)
-
-// Rate limiter names; users override them in a `plugin "tokens" { limiter ... }` block.
-const (
-	limiterVercel      = "tokens_vercel"
-	limiterQueryServer = "tokens_query_server"
-	limiterClerk       = "tokens_clerk"
+	"golang.org/x/time/rate"
 )
 
 // Plugin returns the tokens plugin definition.
-func Plugin(ctx context.Context) *plugin.Plugin {
+func Plugin(context.Context) *plugin.Plugin { return newPlugin(registry) }
+
+// house is the plugin built over a list of providers: the tables, the connection
+// block and the rate limiters all derive from it.
+type house struct {
+	providers []*providers.Provider
+	block     *connectionBlock
+	connect   plugin.HydrateFunc // memoized per connection
+}
+
+func newPlugin(reg []*providers.Provider) *plugin.Plugin {
+	h := &house{providers: reg, block: newConnectionBlock(reg)}
+	h.connect = plugin.HydrateFunc(h.connectUncached).Memoize(cacheKey("tokens.connection"))
 	return &plugin.Plugin{
-		Name: "steampipe-plugin-tokens",
-		ConnectionConfigSchema: &plugin.ConnectionConfigSchema{
-			NewInstance: ConfigInstance,
-		},
-		// One limiter per provider and connection. Requests are retried inside the
-		// clients (per request, honouring Retry-After), so the SDK's own retry stays off:
-		// it cannot retry a list once rows have streamed, and would repeat actions.
-		RateLimiters: []*rate_limiter.Definition{
-			{Name: limiterVercel, FillRate: 50, BucketSize: 50, Scope: []string{"connection", "provider"}, Where: "provider = 'vercel'"},
-			{Name: limiterQueryServer, FillRate: 50, BucketSize: 50, Scope: []string{"connection", "provider"}, Where: "provider = 'query_server'"},
-			// Clerk allows 100 requests per 10 s on development instances (1000 on
-			// production); a bucket of 10 refilled at 10/s stays within the smaller.
-			{Name: limiterClerk, FillRate: 10, BucketSize: 10, Scope: []string{"connection", "provider"}, Where: "provider = 'clerk'"},
-		},
+		Name:                   "steampipe-plugin-tokens",
+		ConnectionConfigSchema: &plugin.ConnectionConfigSchema{NewInstance: h.block.newInstance},
+		// Requests are retried inside the clients (per request, honouring Retry-After),
+		// so the SDK's own retry stays off: it cannot retry a list once rows have
+		// streamed, and would repeat actions.
+		RateLimiters: h.rateLimiters(),
 		TableMap: map[string]*plugin.Table{
-			"user_tokens":        tableUserTokens(ctx),
-			"user_token_actions": tableUserTokenActions(ctx),
-			"sign_in_tokens":     tableSignInTokens(ctx),
+			"user_tokens":        h.tableUserTokens(),
+			"user_token_actions": h.tableUserTokenActions(),
+			"sign_in_tokens":     h.tableSignInTokens(),
+			"token_providers":    h.tableTokenProviders(),
 		},
 	}
 }
 
+// rateLimiters are one limiter per provider and connection, scoped by the matrix's
+// (or the table's) provider value.
+func (h *house) rateLimiters() []*rate_limiter.Definition {
+	var defs []*rate_limiter.Definition
+	for _, p := range h.providers {
+		defs = append(defs, &rate_limiter.Definition{Name: p.LimiterName(), FillRate: rate.Limit(p.Limiter.FillRate),
+			BucketSize: p.Limiter.BucketSize, Scope: []string{"connection", "provider"}, Where: "provider = '" + p.Name + "'"})
+	}
+	return defs
+}
+
+// feeding are the providers whose tokens are rows of table.
+func (h *house) feeding(table string) []*providers.Provider {
+	return slices.DeleteFunc(slices.Clone(h.providers), func(p *providers.Provider) bool { return p.Table != table })
+}
+
 // providerMatrix runs a table's list once per provider, in parallel; the matrix's
 // provider value also scopes the rate limiters.
-func providerMatrix(providers ...string) func(context.Context, *plugin.QueryData) []map[string]any {
-	return func(context.Context, *plugin.QueryData) []map[string]any {
-		m := make([]map[string]any, len(providers))
-		for i, p := range providers {
-			m[i] = map[string]any{"provider": p}
-		}
-		return m
+func providerMatrix(ps []*providers.Provider) []map[string]any {
+	m := make([]map[string]any, len(ps))
+	for i, p := range ps {
+		m[i] = map[string]any{"provider": p.Name}
 	}
+	return m
 }
 
 // matrixProvider is the provider of the list call running.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc"
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
 	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
@@ -54,29 +55,10 @@ func unsafeQuals(d *plugin.QueryData, column string) []qual {
 	return out
 }
 
-// valueSet is what a column's `=` quals allow: anything (unconstrained), or exactly
-// the listed values. Several quals on one column intersect, so `id = 'a' and id = 'b'`
-// allows nothing, as in PostgreSQL.
-type valueSet[T comparable] struct {
-	constrained bool
-	values      []T // distinct, in the order given
-}
-
-func (s valueSet[T]) allows(v T) bool { return !s.constrained || slices.Contains(s.values, v) }
-func (s valueSet[T]) none() bool      { return s.constrained && len(s.values) == 0 }
-
-// allowsPtr: a NULL column value never satisfies an `=` qual.
-func (s valueSet[T]) allowsPtr(v *T) bool {
-	if !s.constrained {
-		return true
-	}
-	return v != nil && slices.Contains(s.values, *v)
-}
-
 // setOf reads the `=` quals, converting each value with conv; values conv rejects can
 // match no row and are dropped.
-func setOf[T comparable](qs []qual, conv func(*proto.QualValue) (T, bool)) valueSet[T] {
-	var result valueSet[T]
+func setOf[T comparable](qs []qual, conv func(*proto.QualValue) (T, bool)) providers.Values[T] {
+	var result providers.Values[T]
 	for _, q := range qs {
 		if q.op != "=" {
 			continue
@@ -94,11 +76,11 @@ func setOf[T comparable](qs []qual, conv func(*proto.QualValue) (T, bool)) value
 		} else {
 			add(q.value)
 		}
-		if !result.constrained {
-			result = valueSet[T]{constrained: true, values: these}
+		if !result.Constrained {
+			result = providers.Values[T]{Constrained: true, List: these}
 			continue
 		}
-		result.values = slices.DeleteFunc(result.values, func(v T) bool { return !slices.Contains(these, v) })
+		result.List = slices.DeleteFunc(result.List, func(v T) bool { return !slices.Contains(these, v) })
 	}
 	return result
 }
@@ -136,11 +118,11 @@ func asTime(v *proto.QualValue) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func stringQuals(d *plugin.QueryData, column string) valueSet[string] {
+func stringQuals(d *plugin.QueryData, column string) providers.Values[string] {
 	return setOf(quals(d, column), asString)
 }
 
-func int64Quals(d *plugin.QueryData, column string) valueSet[int64] {
+func int64Quals(d *plugin.QueryData, column string) providers.Values[int64] {
 	return setOf(quals(d, column), asInt64)
 }
 

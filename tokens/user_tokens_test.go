@@ -89,7 +89,7 @@ func expectedAuditRows(sb *sandbox.Sandbox) []row {
 	v := func(id, name, typ, origin, prefix, suffix string, scopes any, team any, created, used float64, expires, revoked, leaked any, leakedURL any, active, current bool) row {
 		return row{"provider": "vercel", "id": id, "name": name, "title": name, "email": ada, "owner_active": nil,
 			"team_id": team, "type": typ, "origin": nilIfEmpty(origin), "scopes": scopes, "prefix": nilIfEmpty(prefix),
-			"suffix": nilIfEmpty(suffix), "can_write": nil, "active": active, "is_current": current,
+			"suffix": nilIfEmpty(suffix), "can_write": true, "active": active, "is_current": current,
 			"created_at": days(sb, created), "updated_at": nil, "expires_at": expires, "last_used_at": days(sb, used),
 			"revoked_at": revoked, "leaked_at": leaked, "leaked_url": leakedURL}
 	}
@@ -186,7 +186,7 @@ func TestUserTokensCleanEstate(t *testing.T) {
 	e := newEnv(t, sandbox.Config{Estate: "clean"})
 	rows := e.mustRun(query{table: "user_tokens", columns: []string{"provider", "id", "active", "expires_at", "team_id", "can_write", "is_current"}})
 	assertRows(t, rows, []row{
-		{"provider": "vercel", "id": sandbox.CurrentVercelTokenID, "active": true, "expires_at": days(e.sb, 60), "team_id": sandbox.TeamPlatform, "can_write": nil, "is_current": true},
+		{"provider": "vercel", "id": sandbox.CurrentVercelTokenID, "active": true, "expires_at": days(e.sb, 60), "team_id": sandbox.TeamPlatform, "can_write": true, "is_current": true},
 		{"provider": "query_server", "id": "1", "active": true, "expires_at": days(e.sb, 60), "team_id": nil, "can_write": false, "is_current": true},
 	})
 }

@@ -1,6 +1,6 @@
-// Package clerk is a small client for Clerk's sign-in token operations. Clerk's Backend
+// Package api is a small client for Clerk's sign-in token operations. Clerk's Backend
 // API can only create and revoke them: there is no list and no get.
-package clerk
+package api
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package queryserver
+package api
 
 import (
 	"bytes"

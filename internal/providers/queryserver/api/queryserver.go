@@ -1,7 +1,7 @@
-// Package queryserver is a small client for the user tokens of gc-victor's Query
+// Package api is a small client for the user tokens of gc-victor's Query
 // Server. Its list endpoints return secrets (each token's value, each user's password
 // hash): this package decodes rows into types that have no field for them.
-package queryserver
+package api
 
 import (
 	"bytes"

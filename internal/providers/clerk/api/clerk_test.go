@@ -1,4 +1,4 @@
-package clerk
+package api
 
 import (
 	"context"

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
 	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
 )
 
@@ -32,50 +33,44 @@ import (
 //     SDK (no retry config); the clients repeat a request only when the upstream
 //     certainly did not act on it.
 
-// action is one create, update or revoke.
-type action struct {
-	key string // the distinct input: one action per key per scan
-	// do acts and returns the outcome's row and, for a creation, how to revoke it.
-	do func(ctx context.Context) (row any, undo *undo, err error)
-}
-
-// undo revokes something an action created.
-type undo struct {
-	what string // "Vercel token tok_..." as a message names it
-	run  func(ctx context.Context) error
-}
-
 type actionScan struct {
 	claims
 	mu        sync.Mutex
 	failed    bool
-	created   []*undo        // what this scan created and delivered, in order
-	revoked   []string       // what it undid, in order
-	unrevoked []string       // ... and could not undo
-	inFlight  sync.WaitGroup // actions started and not yet kept or failed
+	created   []*providers.Undo // what this scan created and delivered, in order
+	revoked   []string          // what it undid, in order
+	unrevoked []string          // ... and could not undo
+	inFlight  sync.WaitGroup    // actions started and not yet kept or failed
 	failOnce  sync.Once
-	failure   error // the scan's one error, which every failing list call returns
+	failure   error    // the scan's one error, which every failing list call returns
+	shared    sync.Map // what providers keep per scan (providers.Scan)
+}
+
+// Shared is a provider's state for this scan, made on first use.
+func (s *actionScan) Shared(key string, newState func() any) any {
+	v, _ := s.shared.LoadOrStore(key, sync.OnceValue(newState))
+	return v.(func() any)()
 }
 
 var actionScans = scanStates[*actionScan]{new: func() *actionScan { return &actionScan{} }}
 
 // runActions carries out a list call's actions in order, streaming each outcome. The
 // SDK runs one list call per value of an IN list, in parallel: they share the scan.
-func runActions(ctx context.Context, d *plugin.QueryData, actions []action) error {
+func runActions(ctx context.Context, d *plugin.QueryData, actions []providers.Action) error {
 	scan := actionScans.of(d)
 	for _, a := range actions {
-		if !scan.claim(a.key) {
+		if !scan.claim(a.Key) {
 			continue
 		}
 		if !scan.begin() {
 			return nil // the scan failed: another list call returns its error
 		}
-		row, u, err := a.do(context.WithoutCancel(ctx))
+		row, u, err := a.Do(context.WithoutCancel(ctx))
 		if err != nil {
 			scan.inFlight.Done()
 			return scan.fail(ctx, err)
 		}
-		kept := scan.keep(ctx, u)
+		kept := scan.record(ctx, u)
 		scan.inFlight.Done()
 		if !kept {
 			return ctx.Err()
@@ -96,9 +91,9 @@ func (s *actionScan) begin() bool {
 	return true
 }
 
-// keep records a creation, or revokes it at once when its row can no longer be
-// delivered: the scan was cancelled or has failed.
-func (s *actionScan) keep(ctx context.Context, u *undo) bool {
+// record keeps a creation for the scan's undo, or revokes it at once when its row can
+// no longer be delivered: the scan was cancelled or has failed.
+func (s *actionScan) record(ctx context.Context, u *providers.Undo) bool {
 	s.mu.Lock()
 	gone := s.failed || ctx.Err() != nil
 	if !gone && u != nil {
@@ -112,14 +107,14 @@ func (s *actionScan) keep(ctx context.Context, u *undo) bool {
 }
 
 // undo revokes a creation now, recording the outcome for the failure's message.
-func (s *actionScan) undo(ctx context.Context, u *undo) {
-	err := u.run(context.WithoutCancel(ctx))
+func (s *actionScan) undo(ctx context.Context, u *providers.Undo) {
+	err := u.Run(context.WithoutCancel(ctx))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.unrevoked = append(s.unrevoked, u.what)
+		s.unrevoked = append(s.unrevoked, u.What)
 	} else {
-		s.revoked = append(s.revoked, u.what)
+		s.revoked = append(s.revoked, u.What)
 	}
 }
 
@@ -235,12 +230,12 @@ func (in actionInputs) check(d *plugin.QueryData) error {
 }
 
 func (in actionInputs) usage(problem string) error {
-	return &UsageError{Table: in.table, Message: problem + ".\n" + in.forms}
+	return &providers.UsageError{Table: in.table, Message: problem + ".\n" + in.forms}
 }
 
 // flagOff is the refusal of an action the connection has not switched on.
-func flagOff(table string, s *settings, flag argument, what string) error {
-	return &UsageError{Table: table, Message: fmt.Sprintf(
+func flagOff(table string, s *settings, flag providers.Argument, what string) error {
+	return &providers.UsageError{Table: table, Message: fmt.Sprintf(
 		"this query would %s, which connection %q does not allow: set %s = true in its connection config to allow it",
-		what, s.connection, flag.name)}
+		what, s.connection, flag.Name)}
 }

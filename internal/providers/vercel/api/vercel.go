@@ -1,7 +1,7 @@
-// Package vercel is a small client for Vercel's user-token endpoints
+// Package api is a small client for Vercel's user-token endpoints
 // (list v6, get v5, create and delete v3, account v2), tolerant of the API's quirks: two cursor types,
 // optional keys absent rather than null, and unknown keys added without notice.
-package vercel
+package api
 
 import (
 	"context"

@@ -1,0 +1,86 @@
+package tokens
+
+import (
+	"cmp"
+	"context"
+
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
+	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
+	"github.com/turbot/steampipe-plugin-sdk/v5/plugin"
+)
+
+// tokenProvider is one row of token_providers.
+type tokenProvider struct {
+	*providers.Provider
+	configured  bool
+	address     *string
+	configError *string
+}
+
+// token_providers: one row per provider the plugin knows, with what it records and
+// supports, so that queries and the Powerpipe mod read capabilities instead of
+// naming providers. It makes no request.
+func (h *house) tableTokenProviders() *plugin.Table {
+	type r = tokenProvider
+	capability := func(name string, get func(c *providers.Capabilities) bool, description string) *plugin.Column {
+		return column(name, proto.ColumnType_BOOL, func(r *r) any { return get(&r.Capabilities) }, description)
+	}
+	supports := func(verb string) *plugin.Column {
+		return column("supports_"+verb, proto.ColumnType_BOOL, func(r *r) any { return r.Supports(verb) },
+			"Whether the plugin can "+verb+" the provider's tokens (user_token_actions, or the provider's own table).")
+	}
+	return &plugin.Table{
+		Name: "token_providers",
+		Description: "The providers of tokens the plugin knows, one row each: whether the connection configures it, " +
+			"and what it records and supports.",
+		List: &plugin.ListConfig{Hydrate: settledList(h.listTokenProviders)},
+		Columns: []*plugin.Column{
+			column("provider", proto.ColumnType_STRING, func(r *r) any { return r.Name },
+				"The provider, as the provider column of its table names it."),
+			column("title", proto.ColumnType_STRING, func(r *r) any { return r.Title }, "The provider's name for people."),
+			column("table_name", proto.ColumnType_STRING, func(r *r) any { return r.Table },
+				"The table its tokens are rows of (or are acted on through)."),
+			column("configured", proto.ColumnType_BOOL, func(r *r) any { return r.configured },
+				"Whether this connection sets any of the provider's arguments."),
+			column("address", proto.ColumnType_STRING, func(r *r) any { return opt(r.address) },
+				"The base URL this connection calls for the provider, without credentials, query or fragment; null when it is not configured."),
+			column("config_error", proto.ColumnType_STRING, func(r *r) any { return opt(r.configError) },
+				"Why the provider cannot be used on this connection, when it is configured but cannot be; null when it can."),
+			capability("records_last_use", func(c *providers.Capabilities) bool { return c.RecordsLastUse },
+				"Whether the provider records when a token was last used (user_tokens.last_used_at)."),
+			capability("records_revocation_time", func(c *providers.Capabilities) bool { return c.RecordsRevocationTime },
+				"Whether the provider keeps revoked tokens and when they were revoked (user_tokens.revoked_at)."),
+			capability("detects_leaks", func(c *providers.Capabilities) bool { return c.DetectsLeaks },
+				"Whether the provider detects tokens exposed in public (user_tokens.leaked_at)."),
+			capability("has_read_only_tokens", func(c *providers.Capabilities) bool { return c.HasReadOnlyTokens },
+				"Whether the provider has tokens that cannot write, so that user_tokens.can_write can be false."),
+			capability("limits_to_team", func(c *providers.Capabilities) bool { return c.LimitsToTeam },
+				"Whether a token can be limited to a team, group or project (user_tokens.team_id)."),
+			capability("restricts_network", func(c *providers.Capabilities) bool { return c.RestrictsNetwork },
+				"Whether a token can be limited to where it is used from."),
+			capability("knows_owner_active", func(c *providers.Capabilities) bool { return c.KnowsOwnerActive },
+				"Whether the provider says if a token's owner is active (user_tokens.owner_active)."),
+			capability("knows_current_token", func(c *providers.Capabilities) bool { return c.KnowsCurrentToken },
+				"Whether the provider tells which token the connection uses (user_tokens.is_current)."),
+			supports("create"), supports("update"), supports("rotate"), supports("revoke"),
+		},
+	}
+}
+
+func (h *house) listTokenProviders(ctx context.Context, d *plugin.QueryData) error {
+	c, err := h.connection(ctx, d)
+	if err != nil {
+		return err
+	}
+	for _, p := range h.providers {
+		row := &tokenProvider{Provider: p}
+		if src := c.sources[p.Name]; src != nil && src.Configured() {
+			row.configured, row.address = true, providers.NonEmpty(src.Address())
+			if err := cmp.Or(c.settings.err, src.Ready()); err != nil {
+				row.configError = providers.Ptr(err.Error())
+			}
+		}
+		d.StreamListItem(ctx, row)
+	}
+	return nil
+}
