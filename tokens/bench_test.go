@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
+	vercel "github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/vercel/api"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
-	vercel "github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/vercel/api"
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
 )
 
