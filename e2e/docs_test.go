@@ -37,7 +37,7 @@ var docWants = map[string]docWant{
 	"user_tokens.md: List active tokens that never expire": {column: "id", rows: 5, values: []string{
 		"6", "tok_0ldM0n1t0r1ng4Lp8Kq", "1", sandbox.CurrentVercelTokenID, "tok_L3ak3dK3yGh4Jk5Lm6N"}},
 	"user_tokens.md: List active Vercel tokens not used in 90 days": {column: "name", rows: 1, values: []string{"old monitoring"}},
-	"user_tokens.md: List tokens that can write": {column: "email", rows: 4, ordered: true, values: []string{
+	"user_tokens.md: List tokens that can write where read-only tokens exist": {column: "email", rows: 4, ordered: true, values: []string{
 		"admin@example.com", "dev@example.com", "disabled@example.com", "former@example.com"}},
 	"user_tokens.md: List tokens of deactivated owners":       {column: "email", rows: 1, values: []string{"former@example.com"}},
 	"user_tokens.md: List leaked tokens":                      {column: "name", rows: 2, ordered: true, values: []string{"leaked key", "leaked then revoked"}},
@@ -45,6 +45,10 @@ var docWants = map[string]docWant{
 	"user_tokens.md: Count Vercel tokens per team":            {column: "tokens", rows: 3, ordered: true, values: []string{"7", "2", "2"}},
 	"user_tokens.md: Get one token by id":                     {column: "name", rows: 1, values: []string{"steampipe-audit"}},
 	"user_tokens.md: Show the tokens this connection uses":    {column: "provider", rows: 2, ordered: true, values: []string{"query_server", "vercel"}},
+
+	"token_providers.md: Basic info":                                        {column: "provider", rows: 3, ordered: true, values: []string{"clerk", "query_server", "vercel"}},
+	"token_providers.md: List what each configured provider records":        {column: "records_last_use", rows: 3, ordered: true, values: []string{"false", "false", "true"}},
+	"token_providers.md: List active tokens whose last use is not recorded": {column: "id", rows: 4, ordered: true, values: []string{"1", "2", "3", "6"}},
 
 	"sign_in_tokens.md: Create a sign-in link for one user":                         {rows: 1, writes: 1},
 	"sign_in_tokens.md: Create a short-lived link that signs in to an organization": {rows: 1, writes: 1},

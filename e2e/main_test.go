@@ -67,7 +67,7 @@ func run(m *testing.M) int {
 	cfg := sandbox.Config{}
 	logLevel := "DEBUG"
 	if benchmarking {
-		cfg = sandbox.Config{VercelTokens: 9989, QueryServerUsers: 994, Latency: 25 * time.Millisecond}
+		cfg = sandbox.Config{Generate: map[string]int{"vercel": 9989, "query_server": 994}, Latency: 25 * time.Millisecond}
 		logLevel = "WARN"
 	}
 	sb = sandbox.New(cfg)
@@ -79,11 +79,11 @@ func run(m *testing.M) int {
 	defer cleanSrv.Close()
 	cleanURL = cleanSrv.URL
 	if benchmarking {
-		big = sandbox.New(sandbox.Config{VercelTokens: 99989, Latency: 25 * time.Millisecond})
+		big = sandbox.New(sandbox.Config{Generate: map[string]int{"vercel": 99989}, Latency: 25 * time.Millisecond})
 		bigSrv := httptest.NewServer(big)
 		defer bigSrv.Close()
 		bigURL = bigSrv.URL
-		soak = sandbox.New(sandbox.Config{VercelTokens: 989, QueryServerUsers: 44, Latency: 10 * time.Millisecond})
+		soak = sandbox.New(sandbox.Config{Generate: map[string]int{"vercel": 989, "query_server": 44}, Latency: 10 * time.Millisecond})
 		soakSrv := httptest.NewServer(soak)
 		defer soakSrv.Close()
 		soakURL = soakSrv.URL

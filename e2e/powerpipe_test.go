@@ -160,7 +160,7 @@ func ppExpectedCards() map[string]map[string]any {
 			"More Than One Active Token":     1.0, // ada
 			"Deactivated With Active Tokens": 1.0, // former
 			"With Unrevoked Leaked Tokens":   1.0, // ada
-			"With Write-Capable Tokens":      3.0, // admin, dev, former
+			"With Write-Capable Tokens":      4.0, // admin, dev, former, and ada: Vercel has no read-only tokens
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -269,10 +270,14 @@ func overlapping(log []sandbox.Request) bool {
 func pages(n int) time.Duration { return time.Duration(n) * benchLatency }
 
 func BenchmarkUserTokens(b *testing.B) {
-	r := startRemote(b, "-vercel-tokens", "9989", "-query-server-users", "994")
-	st := r.state(b)
-	all := st.VercelTokens + st.QueryServerUserTokens
-	vercelPages := (st.VercelTokens + 99) / 100
+	r := startRemote(b, "-generate", "vercel=9989", "-generate", "query_server=994")
+	var v sandbox.VercelState
+	var q sandbox.QueryServerState
+	if err := errors.Join(json.Unmarshal(r.state(b)[sandbox.ProviderVercel], &v), json.Unmarshal(r.state(b)[sandbox.ProviderQueryServer], &q)); err != nil {
+		b.Fatal(err)
+	}
+	all := v.Tokens + q.UserTokens
+	vercelPages := (v.Tokens + 99) / 100
 	var teamID string
 	{
 		conn := r.connect(b)
@@ -296,7 +301,7 @@ func BenchmarkUserTokens(b *testing.B) {
 		{name: "count(*)", q: query{table: "user_tokens", columns: []string{"provider"}},
 			rows: all, needed: vercelPages + 1, floor: pages(vercelPages), overlap: true},
 		{name: "provider=vercel", q: query{table: "user_tokens", columns: []string{"provider"}, quals: map[string]any{"provider": "vercel"}},
-			rows: st.VercelTokens, needed: vercelPages, floor: pages(vercelPages)},
+			rows: v.Tokens, needed: vercelPages, floor: pages(vercelPages)},
 		{name: "id=<vercel id>", q: query{table: "user_tokens", quals: map[string]any{"id": sandbox.CurrentVercelTokenID}},
 			warm: true, rows: 1, needed: 1, floor: pages(1)},
 		{name: "limit_5", q: query{table: "user_tokens", limit: 5},
@@ -306,7 +311,7 @@ func BenchmarkUserTokens(b *testing.B) {
 		{name: "count(*)_twice_cached", q: query{table: "user_tokens", columns: []string{"provider"}, cache: true},
 			warm: true, rows: all, needed: 0},
 		{name: "throttled_every_10th_429", q: query{table: "user_tokens", columns: []string{"provider"}, quals: map[string]any{"provider": "vercel"}},
-			rows: st.VercelTokens,
+			rows: v.Tokens,
 			setup: func(b *testing.B, r *remote) {
 				r.call(b, http.MethodPost, "/_sandbox/faults", sandbox.Fault{Provider: "vercel", Path: "/v6/user/tokens", Every: 10, Kind: "status", Status: 429, RetryAfter: "1"}, nil)
 			},
@@ -333,7 +338,7 @@ func BenchmarkUserTokens(b *testing.B) {
 func BenchmarkListingMemory(b *testing.B) {
 	for _, n := range []int{10000, 100000} {
 		b.Run(fmt.Sprintf("%d_vercel_tokens", n), func(b *testing.B) {
-			r := startRemote(b, "-vercel-tokens", fmt.Sprint(n-11))
+			r := startRemote(b, "-generate", fmt.Sprintf("vercel=%d", n-11))
 			p := (n + 99) / 100
 			runScenario(b, r, scenario{q: query{table: "user_tokens", quals: map[string]any{"provider": "vercel"}},
 				warm: true, rows: n, needed: p, floor: pages(p)})
@@ -345,8 +350,12 @@ func BenchmarkListingMemory(b *testing.B) {
 // the Clerk rate limiter (a bucket of 10, refilled at 10 per second).
 func BenchmarkSignInTokens(b *testing.B) {
 	const n, bucket, fill = 50, 10, 10
-	r := startRemote(b, "-clerk-users", fmt.Sprint(n), "-clerk-rate-limit", "-1")
-	users := r.state(b).ClerkUsers[len(sandbox.ClerkUsers):]
+	r := startRemote(b, "-generate", fmt.Sprintf("clerk=%d", n), "-option", "clerk.rate_limit=-1")
+	var clerk sandbox.ClerkState
+	if err := json.Unmarshal(r.state(b)[sandbox.ProviderClerk], &clerk); err != nil {
+		b.Fatal(err)
+	}
+	users := clerk.Users[len(sandbox.ClerkUsers):]
 	// The limiter's bucket refills between iterations; the floor is the time the
 	// limiter needs to let n requests start, plus one request's latency.
 	floor := time.Duration(n-bucket)*time.Second/fill + benchLatency
@@ -358,7 +367,7 @@ func BenchmarkSignInTokens(b *testing.B) {
 // client alone (no SDK, no PostgreSQL): the fastest a full listing can go against this
 // sandbox on this machine, since cursor pages are strictly sequential.
 func BenchmarkRequestChain(b *testing.B) {
-	r := startRemote(b, "-vercel-tokens", "9989")
+	r := startRemote(b, "-generate", "vercel=9989")
 	c, err := vercel.New(upstream.Options{BaseURL: r.setting(b, "vercel_base_url"), MaxRetries: 1, Timeout: time.Minute}, r.setting(b, "vercel_api_token"))
 	if err != nil {
 		b.Fatal(err)
@@ -383,7 +392,7 @@ func BenchmarkRequestChain(b *testing.B) {
 // this machine beyond the sandbox's latency (loopback, and waking two idle
 // processes), which no client can avoid.
 func BenchmarkRoundTrip(b *testing.B) {
-	r := startRemote(b, "-vercel-tokens", "9989")
+	r := startRemote(b, "-generate", "vercel=9989")
 	base, token := r.setting(b, "vercel_base_url"), r.setting(b, "vercel_api_token")
 	const n = 100
 	chain(b, r, n, func() {

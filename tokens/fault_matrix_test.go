@@ -224,15 +224,15 @@ var matrix = []matrixCase{
 			return fails("says the body was empty and names the base URL", 1, "answered 200 with an empty body instead of JSON",
 				map[*target]string{vercelList: "Check vercel_base_url", queryServerList: "Check query_server_url"}[tg])
 		}},
-	{fault: "pagination repeats a cursor", targets: []*target{vercelList}, sbc: sandbox.Config{VercelTokens: 239}, inject: sandbox.Fault{Kind: "repeat_cursor", After: 1},
+	{fault: "pagination repeats a cursor", targets: []*target{vercelList}, sbc: sandbox.Config{Generate: map[string]int{"vercel": 239}}, inject: sandbox.Fault{Kind: "repeat_cursor", After: 1},
 		want: func(tg *target) expect {
 			return fails("stops at once, never loops", 2, "repeats an earlier pagination cursor; stopping rather than looping")
 		}},
-	{fault: "empty page with a next cursor", targets: []*target{vercelList}, sbc: sandbox.Config{VercelTokens: 239}, inject: sandbox.Fault{Kind: "empty_page_with_next", After: 1},
+	{fault: "empty page with a next cursor", targets: []*target{vercelList}, sbc: sandbox.Config{Generate: map[string]int{"vercel": 239}}, inject: sandbox.Fault{Kind: "empty_page_with_next", After: 1},
 		want: func(tg *target) expect {
 			return fails("stops at once, never loops", 2, "is empty but names a next page; stopping rather than looping")
 		}},
-	{fault: "a page far larger than asked for", targets: []*target{vercelList}, sbc: sandbox.Config{VercelTokens: 439}, inject: sandbox.Fault{Kind: "oversized_page"},
+	{fault: "a page far larger than asked for", targets: []*target{vercelList}, sbc: sandbox.Config{Generate: map[string]int{"vercel": 439}}, inject: sandbox.Fault{Kind: "oversized_page"},
 		want: func(tg *target) expect { return completes("every row, each once", 1) }},
 	{fault: "401", targets: all, inject: sandbox.Fault{Kind: "status", Status: 401},
 		want: func(tg *target) expect {
@@ -292,16 +292,13 @@ func TestFaultMatrix(t *testing.T) {
 
 // docSections are the generated tables of docs/reliability.md, each between
 // <!-- NAME:start ... --> and <!-- NAME:end --> markers.
-var docSections = []struct {
-	name   string
-	render func() string
-}{
+var docSections = []docSection{
 	{"fault-matrix", renderMatrix},
 	{"bad-input", renderBadInputs},
 	{"bad-config", renderConfigCases},
 }
 
-const regenerate = "UPDATE_DOCS=1 go test ./tokens -run TestReliabilityDocIsTheTests"
+const regenerate = "UPDATE_DOCS=1 go test ./tokens -run Doc"
 
 func renderMatrix() string {
 	var b strings.Builder
@@ -335,10 +332,7 @@ func renderConfigCases() string {
 // the tests run: docs/reliability.md, and the request counts in docs/tables/user_tokens.md.
 func TestReliabilityDocIsTheTests(t *testing.T) {
 	updateGenerated(t, "../docs/reliability.md", docSections)
-	updateGenerated(t, "../docs/tables/user_tokens.md", []struct {
-		name   string
-		render func() string
-	}{{"request-counts", renderRequestCases}})
+	updateGenerated(t, "../docs/tables/user_tokens.md", []docSection{{"request-counts", renderRequestCases}})
 }
 
 func renderRequestCases() string {
@@ -351,26 +345,23 @@ func renderRequestCases() string {
 	return b.String()
 }
 
-// updateGenerated checks the generated sections of a doc, or rewrites them with UPDATE_DOCS=1.
-func updateGenerated(t *testing.T, path string, sections []struct {
+// docSection is a generated part of a doc: its marker name and its text.
+type docSection struct {
 	name   string
 	render func() string
-}) {
+}
+
+// updateGenerated checks the generated sections of a doc, or rewrites them with UPDATE_DOCS=1.
+func updateGenerated(t *testing.T, path string, sections []docSection) {
 	t.Helper()
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(doc)
-	want := text
-	for _, sec := range sections {
-		start := "<!-- " + sec.name + ":start (generated from the tests: " + regenerate + ") -->"
-		end := "<!-- " + sec.name + ":end -->"
-		i, j := strings.Index(want, start), strings.Index(want, end)
-		if i < 0 || j < i {
-			t.Fatalf("%s lacks the %s markers:\n%s\n%s", path, sec.name, start, end)
-		}
-		want = want[:i+len(start)] + "\n" + sec.render() + want[j:]
+	want, err := regenerated(text, sections)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 	if want == text {
 		return
@@ -382,4 +373,18 @@ func updateGenerated(t *testing.T, path string, sections []struct {
 		return
 	}
 	t.Fatalf("%s is out of date with the tests' cases; regenerate with %s", path, regenerate)
+}
+
+// regenerated is text with its generated sections rendered anew.
+func regenerated(text string, sections []docSection) (string, error) {
+	for _, sec := range sections {
+		start := "<!-- " + sec.name + ":start (generated from the tests: " + regenerate + ") -->"
+		end := "<!-- " + sec.name + ":end -->"
+		i, j := strings.Index(text, start), strings.Index(text, end)
+		if i < 0 || j < i {
+			return "", fmt.Errorf("it lacks the %s markers:\n%s\n%s", sec.name, start, end)
+		}
+		text = text[:i+len(start)] + "\n" + sec.render() + text[j:]
+	}
+	return text, nil
 }

@@ -27,7 +27,7 @@ import (
 //	bits 4-5  which other operator
 //	bit 7     the qual is on another column
 func FuzzQualSet(f *testing.F) {
-	sb := sandbox.New(sandbox.Config{VercelTokens: 6}) // real ids as values; no server, no logs
+	sb := sandbox.New(sandbox.Config{Generate: map[string]int{"vercel": 6}}) // real ids as values; no server, no logs
 	var ids []string
 	for _, t := range sb.VercelTokens() {
 		ids = append(ids, t.ID)

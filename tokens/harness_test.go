@@ -37,6 +37,9 @@ var (
 	sandboxesMu  sync.Mutex
 	connSeq      atomic.Int64
 	benchmarking bool
+	// connServers: the plugin server of each connection made on another server than
+	// the shared one (TestAProviderDefinedInATestJoinsEveryTable)
+	connServers sync.Map
 	// configMu keeps connection changes apart from running queries: the SDK
 	// re-initialises every table when a connection is added, writing the table
 	// definitions that running queries read (sdk_workarounds.go, defect 4).
@@ -130,6 +133,7 @@ type env struct {
 	sb   *sandbox.Sandbox
 	url  string
 	conn string
+	srv  *grpc.PluginServer // nil: the shared server
 }
 
 // newEnv starts a sandbox and a connection to all three providers, with fast
@@ -149,13 +153,19 @@ func newEnv(t testing.TB, sbc sandbox.Config, extra ...string) *env {
 // newEnvWith starts a sandbox and a connection whose config cfg builds from it.
 func newEnvWith(t testing.TB, sbc sandbox.Config, cfg func(sb *sandbox.Sandbox, url string) string) *env {
 	t.Helper()
+	return newEnvOn(t, nil, sbc, cfg)
+}
+
+// newEnvOn is newEnvWith on another plugin server than the shared one (nil: the shared one).
+func newEnvOn(t testing.TB, srv *grpc.PluginServer, sbc sandbox.Config, cfg func(sb *sandbox.Sandbox, url string) string) *env {
+	t.Helper()
 	sb := sandbox.New(sbc)
 	ts := httptest.NewServer(sb)
 	t.Cleanup(ts.Close)
 	sandboxesMu.Lock()
 	sandboxes = append(sandboxes, sb)
 	sandboxesMu.Unlock()
-	e := &env{t: t, sb: sb, url: ts.URL}
+	e := &env{t: t, sb: sb, url: ts.URL, srv: srv}
 	e.conn = e.connect(cfg(sb, ts.URL))
 	return e
 }
@@ -165,11 +175,16 @@ func newEnvWith(t testing.TB, sbc sandbox.Config, cfg func(sb *sandbox.Sandbox, 
 func (e *env) connect(config string) string {
 	e.t.Helper()
 	name := fmt.Sprintf("tokens_t%d", connSeq.Add(1))
+	srv := server
+	if e.srv != nil {
+		srv = e.srv
+		connServers.Store(name, srv)
+	}
 	configMu.Lock()
 	defer configMu.Unlock()
 	// -1: the query cache was made once in TestMain, as Steampipe does at start; a
 	// size here would make the SDK build a new cache on every call.
-	res, err := server.SetAllConnectionConfigs(&proto.SetAllConnectionConfigsRequest{
+	res, err := srv.SetAllConnectionConfigs(&proto.SetAllConnectionConfigsRequest{
 		Configs: []*proto.ConnectionConfig{{
 			Connection: name, Plugin: "tokens", PluginShortName: "tokens", PluginInstance: "tokens", Config: config,
 		}},
@@ -256,11 +271,20 @@ func request(t testing.TB, conn string, q query) *proto.ExecuteRequest {
 	}
 }
 
+// serverOf is the plugin server a connection was made on.
+func serverOf(conn string) *grpc.PluginServer {
+	if s, ok := connServers.Load(conn); ok {
+		return s.(*grpc.PluginServer)
+	}
+	return server
+}
+
 // execute runs one scan and hands each row to onRow.
 func execute(ctx context.Context, t testing.TB, conn string, q query, onRow func(*proto.Row)) error {
 	configMu.RLock()
 	defer configMu.RUnlock()
 	req := request(t, conn, q)
+	server := serverOf(conn)
 	if q.local {
 		// As the extension's scan iterator reads it: the first nil row ends the results.
 		stream := anywhere.NewLocalPluginStream(ctx)

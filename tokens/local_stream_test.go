@@ -30,7 +30,7 @@ func TestFailingQueriesFailThroughALocalStream(t *testing.T) {
 
 // A listing that fails after its first page: the error follows the rows (patch 0002).
 func TestFailuresAfterRowsFailThroughALocalStream(t *testing.T) {
-	e := newEnv(t, sandbox.Config{VercelTokens: 289}, "max_retries = 0")
+	e := newEnv(t, sandbox.Config{Generate: map[string]int{"vercel": 289}}, "max_retries = 0")
 	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Path: "/v6/user/tokens", After: 1, Kind: "status", Status: 500})
 	for i := range 10 {
 		rows, err := e.run(query{table: "user_tokens", columns: []string{"id"}, quals: map[string]any{"provider": "vercel"}, local: true})
@@ -88,7 +88,7 @@ func TestConnectionsAddedWhileListsLinger(t *testing.T) {
 // the error arrived blocked for the life of the process, holding its scan: in the
 // extension, memory a failed query never gave back.
 func TestFailedScansLeaveNoRowGoroutines(t *testing.T) {
-	e := newEnv(t, sandbox.Config{VercelTokens: 289}, "max_retries = 0")
+	e := newEnv(t, sandbox.Config{Generate: map[string]int{"vercel": 289}}, "max_retries = 0")
 	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Path: "/v6/user/tokens", After: 1, Kind: "status", Status: 500})
 	for i := range 5 {
 		first := true

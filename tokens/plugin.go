@@ -74,3 +74,13 @@ func matrixProvider(ctx context.Context) string {
 	p, _ := plugin.GetMatrixItem(ctx)["provider"].(string)
 	return p
 }
+
+// ProviderArguments are every provider's connection arguments, in the registry's order
+// (for the demo, which reads real credentials from their environment variables).
+func ProviderArguments() []providers.Argument {
+	var args []providers.Argument
+	for _, p := range registry {
+		args = append(args, p.Arguments...)
+	}
+	return args
+}

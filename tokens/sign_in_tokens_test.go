@@ -99,7 +99,7 @@ func TestCreateSignInTokenWithLifetimeAndOrg(t *testing.T) {
 // An IN list (what a join over a values list becomes within one scan), with repeats:
 // one token per distinct user.
 func TestCreateOneTokenPerDistinctUser(t *testing.T) {
-	e := newEnv(t, sandbox.Config{ClerkUsers: 4}, allowSignIn...)
+	e := newEnv(t, sandbox.Config{Generate: map[string]int{"clerk": 4}}, allowSignIn...)
 	users := e.sb.ClerkUserIDs()
 	rows := e.mustRun(sit(map[string]any{"user_id": append(slices.Clone(users[:6]), users[2], users[0])}, "id", "user_id", "url"))
 	if len(rows) != 6 || e.sb.Count(sandbox.ProviderClerk, "POST", "/sign_in_tokens") != 6 {
@@ -241,7 +241,7 @@ func TestFailedScanRevokesTheSignInTokensItCreated(t *testing.T) {
 	// nothing left to revoke could be the error the query ended with).
 	for _, failures := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d_failed", failures), func(t *testing.T) {
-			e := newEnv(t, sandbox.Config{ClerkUsers: 10, ClerkRateLimit: -1, Latency: 20 * time.Millisecond}, allowSignIn...)
+			e := newEnv(t, sandbox.Config{Generate: map[string]int{"clerk": 10}, Options: map[string]string{"clerk.rate_limit": "-1"}, Latency: 20 * time.Millisecond}, allowSignIn...)
 			e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderClerk, Method: "POST", Path: "/sign_in_tokens", After: 3, Times: failures, Kind: "status", Status: 422})
 			users := e.sb.ClerkUserIDs()
 			_, err := e.run(sit(map[string]any{"user_id": users[:8]}, "id", "url"))

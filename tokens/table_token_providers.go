@@ -17,19 +17,44 @@ type tokenProvider struct {
 	configError *string
 }
 
+// capabilities are token_providers' columns of what a provider records and supports.
+var capabilities = []struct {
+	column      string
+	has         func(p *providers.Provider) bool
+	description string
+}{
+	{"records_last_use", func(p *providers.Provider) bool { return p.Capabilities.RecordsLastUse },
+		"Whether the provider records when a token was last used (user_tokens.last_used_at)."},
+	{"records_revocation_time", func(p *providers.Provider) bool { return p.Capabilities.RecordsRevocationTime },
+		"Whether the provider keeps revoked tokens and when they were revoked (user_tokens.revoked_at)."},
+	{"detects_leaks", func(p *providers.Provider) bool { return p.Capabilities.DetectsLeaks },
+		"Whether the provider detects tokens exposed in public (user_tokens.leaked_at)."},
+	{"has_read_only_tokens", func(p *providers.Provider) bool { return p.Capabilities.HasReadOnlyTokens },
+		"Whether the provider has tokens that cannot write, so that user_tokens.can_write can be false."},
+	{"limits_to_team", func(p *providers.Provider) bool { return p.Capabilities.LimitsToTeam },
+		"Whether a token can be limited to a team, group or project (user_tokens.team_id)."},
+	{"restricts_network", func(p *providers.Provider) bool { return p.Capabilities.RestrictsNetwork },
+		"Whether a token can be limited to where it is used from."},
+	{"knows_owner_active", func(p *providers.Provider) bool { return p.Capabilities.KnowsOwnerActive },
+		"Whether the provider says if a token's owner is active (user_tokens.owner_active)."},
+	{"knows_current_token", func(p *providers.Provider) bool { return p.Capabilities.KnowsCurrentToken },
+		"Whether the provider tells which token the connection uses (user_tokens.is_current)."},
+	{"supports_create", func(p *providers.Provider) bool { return p.Supports("create") },
+		"Whether the plugin can create the provider's tokens (user_token_actions, or the provider's own table)."},
+	{"supports_update", func(p *providers.Provider) bool { return p.Supports("update") },
+		"Whether the plugin can change the provider's tokens in place."},
+	{"supports_rotate", func(p *providers.Provider) bool { return p.Supports("rotate") },
+		"Whether the plugin can rotate the provider's tokens (a new secret replaces the old)."},
+	{"supports_revoke", func(p *providers.Provider) bool { return p.Supports("revoke") },
+		"Whether the plugin can revoke the provider's tokens."},
+}
+
 // token_providers: one row per provider the plugin knows, with what it records and
 // supports, so that queries and the Powerpipe mod read capabilities instead of
 // naming providers. It makes no request.
 func (h *house) tableTokenProviders() *plugin.Table {
 	type r = tokenProvider
-	capability := func(name string, get func(c *providers.Capabilities) bool, description string) *plugin.Column {
-		return column(name, proto.ColumnType_BOOL, func(r *r) any { return get(&r.Capabilities) }, description)
-	}
-	supports := func(verb string) *plugin.Column {
-		return column("supports_"+verb, proto.ColumnType_BOOL, func(r *r) any { return r.Supports(verb) },
-			"Whether the plugin can "+verb+" the provider's tokens (user_token_actions, or the provider's own table).")
-	}
-	return &plugin.Table{
+	t := &plugin.Table{
 		Name: "token_providers",
 		Description: "The providers of tokens the plugin knows, one row each: whether the connection configures it, " +
 			"and what it records and supports.",
@@ -46,25 +71,12 @@ func (h *house) tableTokenProviders() *plugin.Table {
 				"The base URL this connection calls for the provider, without credentials, query or fragment; null when it is not configured."),
 			column("config_error", proto.ColumnType_STRING, func(r *r) any { return opt(r.configError) },
 				"Why the provider cannot be used on this connection, when it is configured but cannot be; null when it can."),
-			capability("records_last_use", func(c *providers.Capabilities) bool { return c.RecordsLastUse },
-				"Whether the provider records when a token was last used (user_tokens.last_used_at)."),
-			capability("records_revocation_time", func(c *providers.Capabilities) bool { return c.RecordsRevocationTime },
-				"Whether the provider keeps revoked tokens and when they were revoked (user_tokens.revoked_at)."),
-			capability("detects_leaks", func(c *providers.Capabilities) bool { return c.DetectsLeaks },
-				"Whether the provider detects tokens exposed in public (user_tokens.leaked_at)."),
-			capability("has_read_only_tokens", func(c *providers.Capabilities) bool { return c.HasReadOnlyTokens },
-				"Whether the provider has tokens that cannot write, so that user_tokens.can_write can be false."),
-			capability("limits_to_team", func(c *providers.Capabilities) bool { return c.LimitsToTeam },
-				"Whether a token can be limited to a team, group or project (user_tokens.team_id)."),
-			capability("restricts_network", func(c *providers.Capabilities) bool { return c.RestrictsNetwork },
-				"Whether a token can be limited to where it is used from."),
-			capability("knows_owner_active", func(c *providers.Capabilities) bool { return c.KnowsOwnerActive },
-				"Whether the provider says if a token's owner is active (user_tokens.owner_active)."),
-			capability("knows_current_token", func(c *providers.Capabilities) bool { return c.KnowsCurrentToken },
-				"Whether the provider tells which token the connection uses (user_tokens.is_current)."),
-			supports("create"), supports("update"), supports("rotate"), supports("revoke"),
 		},
 	}
+	for _, c := range capabilities {
+		t.Columns = append(t.Columns, column(c.column, proto.ColumnType_BOOL, func(r *r) any { return c.has(r.Provider) }, c.description))
+	}
+	return t
 }
 
 func (h *house) listTokenProviders(ctx context.Context, d *plugin.QueryData) error {

@@ -140,7 +140,7 @@ func (h *house) reportingProvider(q *tokenQuery) string {
 	return ""
 }
 
-// titles are the providers of a table for people: "Vercel, Query Server".
+// titles are the providers of a table for people, by their titles.
 func (h *house) titles(table string) string {
 	var t []string
 	for _, p := range h.feeding(table) {

@@ -258,7 +258,7 @@ func TestUserTokensRequestCounts(t *testing.T) {
 	for _, tc := range requestCases() {
 		t.Run(tc.shape, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, sandbox.Config{VercelTokens: 239})
+			e := newEnv(t, sandbox.Config{Generate: map[string]int{"vercel": 239}})
 			rows := e.mustRun(tc.q)
 			c := e.counts()
 			if c.vercel != tc.vercel || c.qs != tc.qs || len(rows) != tc.rows {
@@ -292,7 +292,7 @@ func TestVercelPaginationEveryCursorType(t *testing.T) {
 	for _, mode := range []string{"number", "string", "mixed"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, sandbox.Config{VercelTokens: 310, VercelCursor: mode})
+			e := newEnv(t, sandbox.Config{Generate: map[string]int{"vercel": 310}, Options: map[string]string{"vercel.cursor": mode}})
 			rows := e.mustRun(query{table: "user_tokens", columns: []string{"id", "provider"}, quals: map[string]any{"provider": "vercel"}})
 			seen := map[string]int{}
 			for _, r := range rows {
@@ -311,7 +311,7 @@ func TestVercelPaginationEveryCursorType(t *testing.T) {
 }
 
 func TestThrottlingMidListingIsRetried(t *testing.T) {
-	e := newEnv(t, sandbox.Config{VercelTokens: 389})
+	e := newEnv(t, sandbox.Config{Generate: map[string]int{"vercel": 389}})
 	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Path: "/v6/user/tokens", After: 2, Times: 2, Kind: "status", Status: 429, RetryAfter: "0"})
 	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderQueryServer, Path: "/_/user/token", Times: 1, Kind: "status", Status: 503})
 	rows := e.mustRun(query{table: "user_tokens", columns: []string{"id", "provider"}})

@@ -6,9 +6,9 @@
 //	go run ./cmd/tokens-demo          start (a demo already running is stopped first)
 //	go run ./cmd/tokens-demo stop     stop it and remove /tmp/tokens-demo
 //
-// With any of VERCEL_API_TOKEN, QUERY_SERVER_URL and QUERY_SERVER_TOKEN, or
-// CLERK_SECRET_KEY in the environment, only those real credentials are used, and
-// nothing is created or revoked; otherwise the sandbox (fake data, fake credentials)
+// With any provider's environment variables set (VERCEL_API_TOKEN, say; docs/index.md
+// lists them all), only those real credentials are used, and nothing is created or
+// revoked; otherwise the sandbox (fake data, fake credentials)
 // runs in the background. Credentials are never printed or put on a command line; the
 // cluster asks every connection for a random password kept in /tmp/tokens-demo/pgpass
 // (mode 0600), since the foreign server's options hold the credentials.
@@ -33,6 +33,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/jackc/pgx/v5"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/pgcluster"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/tokens"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -63,14 +64,12 @@ func stop() error {
 	return pgcluster.StopDir(dir)
 }
 
-// realCredentials are the arguments given by the environment, if any.
+// realCredentials are the providers' arguments given by the environment, if any.
 func realCredentials() map[string]string {
 	args := map[string]string{}
-	for env, arg := range map[string]string{"VERCEL_API_TOKEN": "vercel_api_token", "VERCEL_BASE_URL": "vercel_base_url",
-		"QUERY_SERVER_URL": "query_server_url", "QUERY_SERVER_TOKEN": "query_server_token",
-		"CLERK_SECRET_KEY": "clerk_secret_key", "CLERK_API_URL": "clerk_base_url"} {
-		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
-			args[arg] = v
+	for _, a := range tokens.ProviderArguments() {
+		if v := strings.TrimSpace(os.Getenv(a.Env)); a.Env != "" && v != "" {
+			args[a.Name] = v
 		}
 	}
 	return args
@@ -137,7 +136,7 @@ func connectionConfig(ctx context.Context) (string, bool, error) {
 		}
 		return string(f.Bytes()), false, nil
 	}
-	fmt.Println("==> starting the sandbox (an emulation of Vercel, a Query Server and Clerk, with made-up data)")
+	fmt.Println("==> starting the sandbox (an emulation of every provider, with made-up data)")
 	bin := filepath.Join(dir, "tokens-sandbox")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/tokens-sandbox").CombinedOutput(); err != nil {
 		return "", false, fmt.Errorf("building the sandbox: %v\n%s", err, out)
@@ -173,10 +172,13 @@ func demoQueries(sandbox bool) []demoQuery {
 	q := []demoQuery{
 		{"Active tokens that never expire (docs/tables/user_tokens.md)",
 			"select provider, title, email, created_at from user_tokens where active and expires_at is null order by created_at"},
-		{"Active Vercel tokens unused for 90 days",
-			"select id, name, last_used_at from user_tokens where provider = 'vercel' and active and last_used_at < now() - interval '90 days'"},
-		{"Tokens that can write, or act on the whole account",
-			"select provider, title, can_write, team_id from user_tokens where active and (can_write or (provider = 'vercel' and team_id is null))"},
+		{"What each provider records (docs/tables/token_providers.md)",
+			"select provider, configured, records_last_use, detects_leaks, has_read_only_tokens, limits_to_team from token_providers order by provider"},
+		{"Active tokens unused for 90 days",
+			"select provider, id, title, last_used_at from user_tokens where active and last_used_at < now() - interval '90 days'"},
+		{"Tokens that can write where read-only tokens exist, or that reach a whole account where a team limit exists",
+			"select t.provider, t.title, t.can_write, t.team_id from user_tokens t join token_providers p using (provider)\n" +
+				"  where t.active and ((p.has_read_only_tokens and t.can_write) or (p.limits_to_team and t.team_id is null))"},
 	}
 	if sandbox {
 		q = append(q, demoQuery{"Revoke every Vercel token unused for 90 days (docs/tables/user_token_actions.md)",

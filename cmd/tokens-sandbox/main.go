@@ -1,8 +1,9 @@
-// Command tokens-sandbox serves the emulation of Vercel, the Query Server and Clerk
-// (internal/sandbox) as a process of its own: for the benchmarks, which keep its data
-// out of the measured heap, and for trying the plugin by hand (make sandbox).
+// Command tokens-sandbox serves the emulation of every provider (internal/sandbox) as
+// a process of its own: for the benchmarks, which keep its data out of the measured
+// heap, and for trying the plugin by hand (make sandbox).
 //
-//	tokens-sandbox -listen 127.0.0.1:0 -config-out tokens.hcl -ready-file addr
+//	tokens-sandbox -listen 127.0.0.1:0 -config-out tokens.hcl -ready-file addr \
+//	  -generate vercel=9989 -option vercel.cursor=string
 //
 // It writes the plugin's connection-config body to -config-out (mode 0600), the
 // address to -ready-file once it accepts connections, prints neither secret, and
@@ -19,6 +20,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,11 +40,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	var cfg sandbox.Config
 	fs.StringVar(&cfg.Estate, "estate", "audit", "the hand-made data: audit (every finding) or clean (nothing to find)")
-	fs.IntVar(&cfg.VercelTokens, "vercel-tokens", 0, "generated Vercel tokens added to the hand-made ones")
-	fs.IntVar(&cfg.QueryServerUsers, "query-server-users", 0, "generated Query Server users (each with a token) added")
-	fs.IntVar(&cfg.ClerkUsers, "clerk-users", 0, "generated Clerk users added")
-	fs.IntVar(&cfg.ClerkRateLimit, "clerk-rate-limit", 0, "Clerk requests per 10 s before 429 (0: 100, -1: off)")
-	fs.StringVar(&cfg.VercelCursor, "vercel-cursor", "mixed", "Vercel's pagination cursor: number, string or mixed")
+	cfg.Generate, cfg.Options = map[string]int{}, map[string]string{}
+	fs.Func("generate", "`upstream=count`: generated tokens (users, for query_server and clerk) added to the hand-made ones; repeatable",
+		func(v string) error {
+			name, count, _ := strings.Cut(v, "=")
+			n, err := strconv.Atoi(count)
+			if err != nil {
+				return fmt.Errorf("want upstream=count")
+			}
+			cfg.Generate[name] = n
+			return nil
+		})
+	fs.Func("option", "`upstream.option=value`: an upstream's quirk (vercel.cursor=number|string|mixed, clerk.rate_limit=N|-1); repeatable",
+		func(v string) error {
+			key, value, ok := strings.Cut(v, "=")
+			if !ok {
+				return fmt.Errorf("want upstream.option=value")
+			}
+			cfg.Options[key] = value
+			return nil
+		})
 	fs.DurationVar(&cfg.Latency, "latency", 0, "time from each upstream request's arrival to its answer")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the credentials and generated data")
 	configOut := fs.String("config-out", "", "write the connection-config body (HCL, mode 0600) here")
@@ -69,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "tokens-sandbox on http://%s: /vercel, /query, /clerk/v1, /_sandbox/\n", addr)
+	fmt.Fprintf(stdout, "tokens-sandbox on http://%s (control API: /_sandbox/)\n", addr)
 	if *readyFile != "" {
 		if err := os.WriteFile(*readyFile, []byte(addr+"\n"), 0o644); err != nil {
 			fmt.Fprintln(stderr, "tokens-sandbox:", err)

@@ -18,7 +18,7 @@ func TestServesWritesItsConfigAndStops(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-config-out", conf, "-ready-file", ready, "-vercel-tokens", "5"}, &stdout, &stderr)
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-config-out", conf, "-ready-file", ready, "-generate", "vercel=5"}, &stdout, &stderr)
 	}()
 	var addr []byte
 	for deadline := time.Now().Add(10 * time.Second); len(addr) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -45,7 +45,7 @@ func TestServesWritesItsConfigAndStops(t *testing.T) {
 
 func TestRefusesBadFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
-	for _, args := range [][]string{{"-estate", "messy"}, {"-vercel-cursor", "roman"}, {"extra"}} {
+	for _, args := range [][]string{{"-estate", "messy"}, {"-option", "vercel.cursor=roman"}, {"-generate", "nowhere=3"}, {"extra"}} {
 		if code := run(context.Background(), args, &out, &errOut); code != 2 {
 			t.Errorf("%v: exit %d", args, code)
 		}

@@ -3,7 +3,9 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +13,116 @@ import (
 	"strings"
 	"time"
 )
+
+// Clerk's sign-in tokens, served under /clerk/v1 (base URL <server>/clerk/v1).
+//
+// Where the sources are silent the emulation chooses: unknown body keys are 422
+// form_param_unknown; a missing user_id is 422 form_param_missing; an org the user
+// is not a member of is 422 form_param_value_invalid; revoking a token that is not
+// pending is 400. The rate limit is a sliding 10 s window per key (option
+// "clerk.rate_limit", requests per 10 s: default 100, a development instance's
+// limit; -1 turns it off); Retry-After is the seconds until the oldest counted
+// request leaves it. The secret key is "sk_" and 40 alphanumerics, without the
+// usual test/live part.
+
+// ProviderClerk is the upstream's name, as the plugin's provider column names it.
+const ProviderClerk = "clerk"
+
+func init() {
+	register(&kind{name: ProviderClerk, prefix: "/clerk/v1", new: func(cfg Config) upstream { return &clerk{cfg: cfg} },
+		options: map[string]func(string) error{"rate_limit": func(v string) error {
+			if n, err := strconv.Atoi(v); err != nil || n < -1 {
+				return errWant("a whole number of requests per 10 s, or -1 for no limit")
+			}
+			return nil
+		}}})
+}
+
+// ClerkSignInToken is a sign-in token Clerk minted.
+type ClerkSignInToken struct {
+	ID, UserID, Status, Token, URL string
+	CreatedAt, UpdatedAt           time.Time
+}
+
+// Hand-made Clerk identities, the placeholders of docs/tables/sign_in_tokens.md.
+var (
+	ClerkUsers = []string{"user_2pQ8xY3kL1mN0bV7cT6rS5wZ4aE", "user_2pT3vW4xY5zA6bC7dE8fG9hJ0k",
+		"user_2pW6zA7bC8dE9fG0hJ1kL2mN3o", "user_2pZ9cD0eF1gH2iJ3kL4mN5oP6q"}
+	ClerkOrgs = []string{"org_2pS0qR1sT2uV3wX4yZ5aB6cD7e", "org_2pV3tU4vW5xY6zA7bC8dE9fG0h"}
+)
+
+// clerk is one instance: its keys, users, organizations and the sign-in tokens minted.
+type clerk struct {
+	cfg        Config
+	rng        *rand.Rand
+	key        string
+	publishKey string
+	users      []string
+	members    map[string][]string // org -> users
+	tokens     []ClerkSignInToken
+	windows    map[string][]time.Time // key -> requests in its rate window
+}
+
+// ClerkSecretKey is the connection's Clerk credential.
+func (s *Sandbox) ClerkSecretKey() string {
+	return with(s, ProviderClerk, func(c *clerk) string { return c.key })
+}
+
+// ClerkPublishableKey is the instance's publishable key, which cannot call the Backend API.
+func (s *Sandbox) ClerkPublishableKey() string {
+	return with(s, ProviderClerk, func(c *clerk) string { return c.publishKey })
+}
+
+// ClerkSignInTokens returns the sign-in tokens minted since the last Reset.
+func (s *Sandbox) ClerkSignInTokens() []ClerkSignInToken {
+	return with(s, ProviderClerk, func(c *clerk) []ClerkSignInToken { return slices.Clone(c.tokens) })
+}
+
+// ClerkUserIDs returns the ids of the Clerk users: the hand-made ones, then the generated.
+func (s *Sandbox) ClerkUserIDs() []string {
+	return with(s, ProviderClerk, func(c *clerk) []string { return slices.Clone(c.users) })
+}
+
+// ClerkState is the Clerk part of /_sandbox/state.
+type ClerkState struct {
+	Users []string `json:"users"`
+}
+
+func (c *clerk) state() any { return ClerkState{Users: slices.Clone(c.users)} }
+
+func (c *clerk) secrets() []string {
+	out := []string{c.key, "Bearer " + c.key}
+	for _, t := range c.tokens {
+		out = append(out, t.Token, t.URL)
+	}
+	return out
+}
+
+func (c *clerk) connection(base string) [][2]string {
+	return [][2]string{{"clerk_secret_key", c.key}, {"clerk_base_url", base}}
+}
+
+func (c *clerk) wrongShape() []byte { return []byte(`[]`) }
+
+func (c *clerk) statusResponse(f *Fault) *response {
+	text := http.StatusText(f.Status)
+	r := clerkError(f.Status, statusCode(f.Status), text, "The request failed with "+text+".")
+	if f.Status == http.StatusTooManyRequests {
+		r.header.Set("Retry-After", "1") // Clerk always sends one on 429
+	}
+	return r
+}
+
+func (c *clerk) build(_ *Sandbox, rng *rand.Rand) {
+	c.rng, c.tokens, c.windows = rng, nil, map[string][]time.Time{}
+	c.key = "sk_" + alnum(rng, 40)
+	c.publishKey = "pk_" + alnum(rng, 40)
+	c.users = slices.Clone(ClerkUsers)
+	for i := range c.cfg.Generate[ProviderClerk] {
+		c.users = append(c.users, fmt.Sprintf("user_gen%022d", i+1))
+	}
+	c.members = map[string][]string{ClerkOrgs[0]: {ClerkUsers[0]}, ClerkOrgs[1]: {ClerkUsers[1], ClerkUsers[2]}}
+}
 
 type clerkErrorJSON struct {
 	Code        string         `json:"code"`
@@ -43,30 +155,27 @@ func (t *ClerkSignInToken) wire(withSecret bool) map[string]any {
 	return m
 }
 
-func (s *Sandbox) serveClerk(r *http.Request, path string, body []byte) *response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d := s.d
+func (c *clerk) serve(s *Sandbox, r *http.Request, path string, body []byte, _ string) *response {
 	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || key != d.clerkKey {
+	if !ok || key != c.key {
 		return clerkError(http.StatusUnauthorized, "authentication_invalid", "Unauthorized request",
 			"The provided Clerk Secret Key is invalid. Make sure that your Clerk Secret Key is correct.")
 	}
-	if wait, limited := s.clerkLimited(key); limited {
+	if wait, limited := c.limited(key); limited {
 		resp := clerkError(http.StatusTooManyRequests, "too_many_requests", "Too Many Requests", "You have exceeded the rate limit.")
 		resp.header.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		return resp
 	}
 	switch {
 	case path == "/sign_in_tokens" && r.Method == http.MethodPost:
-		return s.clerkCreate(body)
+		return c.create(s, body)
 	case strings.HasPrefix(path, "/sign_in_tokens/") && strings.HasSuffix(path, "/revoke") && r.Method == http.MethodPost:
 		id, err := url.PathUnescape(strings.TrimSuffix(strings.TrimPrefix(path, "/sign_in_tokens/"), "/revoke"))
 		if err != nil || id == "" || strings.Contains(id, "/") {
 			break
 		}
-		for i := range d.clerkTokens {
-			t := &d.clerkTokens[i]
+		for i := range c.tokens {
+			t := &c.tokens[i]
 			if t.ID != id {
 				continue
 			}
@@ -83,22 +192,25 @@ func (s *Sandbox) serveClerk(r *http.Request, path string, body []byte) *respons
 }
 
 // clerkLimited counts the request in the key's sliding 10 s window.
-func (s *Sandbox) clerkLimited(key string) (time.Duration, bool) {
-	if s.cfg.ClerkRateLimit < 0 {
+func (c *clerk) limited(key string) (time.Duration, bool) {
+	limit := 100
+	if v := c.cfg.option(ProviderClerk, "rate_limit"); v != "" {
+		limit, _ = strconv.Atoi(v)
+	}
+	if limit < 0 {
 		return 0, false
 	}
 	now := time.Now()
-	w := slices.DeleteFunc(s.clerkW[key], func(t time.Time) bool { return now.Sub(t) >= 10*time.Second })
-	if len(w) >= s.cfg.ClerkRateLimit {
-		s.clerkW[key] = w
+	w := slices.DeleteFunc(c.windows[key], func(t time.Time) bool { return now.Sub(t) >= 10*time.Second })
+	if len(w) >= limit {
+		c.windows[key] = w
 		return 10*time.Second - now.Sub(w[0]), true
 	}
-	s.clerkW[key] = append(w, now)
+	c.windows[key] = append(w, now)
 	return 0, false
 }
 
-func (s *Sandbox) clerkCreate(body []byte) *response {
-	d := s.d
+func (c *clerk) create(s *Sandbox, body []byte) *response {
 	var in map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&in); err != nil {
@@ -122,16 +234,16 @@ func (s *Sandbox) clerkCreate(body []byte) *response {
 			return clerkParamError("form_param_value_invalid", "expires_in_seconds", "expires_in_seconds must be at least 1.")
 		}
 	}
-	if !slices.Contains(d.clerkUsers, userID) {
+	if !slices.Contains(c.users, userID) {
 		return clerkError(http.StatusNotFound, "resource_not_found", "not found", "No user was found with id "+userID)
 	}
-	if orgID != "" && !slices.Contains(d.clerkMembers[orgID], userID) {
+	if orgID != "" && !slices.Contains(c.members[orgID], userID) {
 		return clerkParamError("form_param_value_invalid", "org_id", "The user is not a member of organization "+orgID+".")
 	}
 	now := time.Now()
-	ticket := s.mint(alnum(s.rng, 48))
-	t := ClerkSignInToken{ID: "sit_" + alnum(s.rng, 27), UserID: userID, Status: "pending", Token: ticket,
+	ticket := s.mint(alnum(c.rng, 48))
+	t := ClerkSignInToken{ID: "sit_" + alnum(c.rng, 27), UserID: userID, Status: "pending", Token: ticket,
 		URL: s.mint("https://accounts.example.com/sign-in?__clerk_ticket=" + ticket), CreatedAt: now, UpdatedAt: now}
-	d.clerkTokens = append(d.clerkTokens, t)
+	c.tokens = append(c.tokens, t)
 	return jsonResponse(http.StatusOK, t.wire(true))
 }

@@ -8,17 +8,17 @@ import (
 )
 
 // ConnectionConfig is the body of a tokens connection block (HCL) that points every
-// provider at this sandbox served at baseURL, plus any extra arguments given.
+// upstream at this sandbox served at baseURL, plus any extra arguments given.
 func (s *Sandbox) ConnectionConfig(baseURL string, extra map[string]string) []byte {
 	f := hclwrite.NewEmptyFile()
 	b := f.Body()
-	for _, kv := range [][2]string{
-		{"vercel_api_token", s.VercelToken()}, {"vercel_base_url", baseURL + "/vercel"},
-		{"query_server_url", baseURL + "/query"}, {"query_server_token", s.QueryServerAdminToken()},
-		{"clerk_secret_key", s.ClerkSecretKey()}, {"clerk_base_url", baseURL + "/clerk/v1"},
-	} {
-		b.SetAttributeValue(kv[0], cty.StringVal(kv[1]))
+	s.mu.Lock()
+	for _, k := range kinds {
+		for _, kv := range s.ups[k.name].connection(baseURL + k.prefix) {
+			b.SetAttributeValue(kv[0], cty.StringVal(kv[1]))
+		}
 	}
+	s.mu.Unlock()
 	for _, k := range sortedKeys(extra) {
 		b.SetAttributeValue(k, cty.StringVal(extra[k]))
 	}

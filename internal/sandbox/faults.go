@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,7 +13,7 @@ import (
 // Fault makes matching requests fail the way a real service (or the network in front
 // of it) fails. Faults are checked in the order added; the first that fires answers.
 type Fault struct {
-	Provider string // "vercel", "query_server" or "clerk" (required)
+	Provider string // the upstream's name, e.g. "vercel" (required)
 	Method   string // "" matches any
 	Path     string // exact path below the provider's base URL, or a prefix ending in "*"
 	After    int    // let this many matching requests through first
@@ -20,10 +21,9 @@ type Fault struct {
 	Every    int    // fire on every Nth matching request only (after After)
 	// Kind is one of: status, reset (connection dropped), hang, truncate (half the
 	// body, then the connection closes), html (a proxy's 502 page), empty (200, no
-	// body), wrong_shape (200, JSON of another shape), and for Vercel's token list:
-	// repeat_cursor, empty_page_with_next, oversized_page. acted_then_status lets the
-	// upstream act, then answers with Status (a gateway that gave up after the upstream
-	// acted).
+	// body), wrong_shape (200, JSON of another shape), or one of the upstream's own
+	// (its file lists them). acted_then_status lets the upstream act, then answers with
+	// Status (a gateway that gave up after the upstream acted).
 	//
 	// Go's transport resends an idempotent request once on a new connection when a
 	// reused one is reset before any answer: a "reset" with Times 1 can be invisible.
@@ -38,15 +38,16 @@ type faultState struct {
 	seen, fired int
 }
 
-var faultKinds = map[string]bool{"status": true, "reset": true, "hang": true, "truncate": true, "html": true,
-	"empty": true, "wrong_shape": true, "acted_then_status": true, "repeat_cursor": true, "empty_page_with_next": true, "oversized_page": true}
+// faultKinds are the faults every upstream can meet.
+var faultKinds = []string{"status", "reset", "hang", "truncate", "html", "empty", "wrong_shape", "acted_then_status"}
 
 // AddFault installs a fault; it panics on one that cannot fire (a bug in the test).
 func (s *Sandbox) AddFault(f Fault) {
+	k := kindOf(f.Provider)
 	switch {
-	case f.Provider != ProviderVercel && f.Provider != ProviderQueryServer && f.Provider != ProviderClerk:
+	case k == nil:
 		panic(fmt.Sprintf("sandbox: fault provider %q", f.Provider))
-	case !faultKinds[f.Kind]:
+	case !slices.Contains(faultKinds, f.Kind) && !slices.Contains(k.faults, f.Kind):
 		panic(fmt.Sprintf("sandbox: fault kind %q", f.Kind))
 	case (f.Kind == "status" || f.Kind == "acted_then_status") && (f.Status < 400 || f.Status > 599):
 		panic(fmt.Sprintf("sandbox: fault status %d", f.Status))
@@ -83,11 +84,11 @@ func (s *Sandbox) pickFault(provider, method, path string) *Fault {
 }
 
 // faultResponse is the answer of a fault that replaces the upstream's own, or nil
-// when the upstream answers and the fault shapes how (the list faults, truncate).
-func (s *Sandbox) faultResponse(provider string, f *Fault) *response {
+// when the upstream answers and the fault shapes how (its own kinds, truncate).
+func faultResponse(u upstream, f *Fault) *response {
 	switch f.Kind {
 	case "status":
-		return statusFault(provider, f)
+		return statusFault(u, f)
 	case "html":
 		r := newResponse(http.StatusBadGateway, []byte("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n"+
 			"<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"))
@@ -96,48 +97,23 @@ func (s *Sandbox) faultResponse(provider string, f *Fault) *response {
 	case "empty":
 		return newResponse(http.StatusOK, nil)
 	case "wrong_shape":
-		return newResponse(http.StatusOK, []byte(map[string]string{
-			ProviderVercel: `{"tokens":{},"token":[],"user":"x","pagination":[]}`, ProviderQueryServer: `{"data":"x"}`, ProviderClerk: `[]`,
-		}[provider]))
+		return newResponse(http.StatusOK, u.wrongShape())
 	}
 	return nil
 }
 
-// statusFault answers with the status in the provider's own error format.
-func statusFault(provider string, f *Fault) *response {
-	var r *response
-	text := http.StatusText(f.Status)
-	code := strings.ToLower(strings.ReplaceAll(text, " ", "_"))
-	switch provider {
-	case ProviderVercel:
-		r = vercelError(f.Status, code, text)
-		if f.Status == http.StatusTooManyRequests {
-			reset := time.Now().Unix() + 1
-			r = vercelError(f.Status, "too_many_requests", "Rate limit exceeded")
-			r.header.Set("X-RateLimit-Remaining", "0")
-			r.header.Set("X-RateLimit-Reset", strconv.FormatInt(reset, 10))
-		}
-	case ProviderQueryServer:
-		switch {
-		case f.Status == http.StatusUnauthorized:
-			r = newResponse(f.Status, nil)
-		case f.Status == http.StatusNotFound:
-			r = newResponse(f.Status, []byte("404 Not Found"))
-		case f.Status >= 500:
-			r = newResponse(f.Status, []byte("Internal Server Error"))
-		default:
-			r = newResponse(f.Status, []byte("The request failed: "+text))
-		}
-	default:
-		r = clerkError(f.Status, code, text, "The request failed with "+text+".")
-		if f.Status == http.StatusTooManyRequests && f.RetryAfter == "" {
-			r.header.Set("Retry-After", "1")
-		}
-	}
+// statusFault answers with the fault's status in the upstream's own error format.
+func statusFault(u upstream, f *Fault) *response {
+	r := u.statusResponse(f)
 	if f.RetryAfter != "" {
 		r.header.Set("Retry-After", f.RetryAfter)
 	}
 	return r
+}
+
+// statusCode is the machine code of an error status, e.g. "too_many_requests".
+func statusCode(status int) string {
+	return strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_"))
 }
 
 // hangUp drops the connection without an answer; linger 0 makes the kernel send a

@@ -5,23 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-)
-
-// The providers, named as the plugin's provider column names them.
-const (
-	ProviderVercel      = "vercel"
-	ProviderQueryServer = "query_server"
-	ProviderClerk       = "clerk"
 )
 
 // Config chooses the data and the behaviour. Config{} is the default audit estate.
@@ -29,17 +22,12 @@ type Config struct {
 	// Estate is "audit" (the default: every quirk and finding) or "clean" (only the
 	// connection's own tokens, each compliant).
 	Estate string
-	// VercelTokens and QueryServerUsers add generated tokens (users with a token)
-	// after the hand-made ones, for benchmarks and paging.
-	VercelTokens, QueryServerUsers int
-	// ClerkUsers adds generated Clerk users after the hand-made ones.
-	ClerkUsers int
-	// VercelCursor is the JSON type of pagination.next: "number", "string" or
-	// "mixed" (the default: alternating page by page).
-	VercelCursor string
-	// ClerkRateLimit is requests per 10 s per key before 429 (default 100, a
-	// development instance's limit; -1 turns it off).
-	ClerkRateLimit int
+	// Generate adds generated tokens (for the Query Server and Clerk, users) to the
+	// named upstreams after the hand-made ones, for benchmarks and paging.
+	Generate map[string]int
+	// Options set an upstream's quirks, as "<upstream>.<option>": each upstream's file
+	// says which it reads (e.g. "vercel.cursor", "clerk.rate_limit").
+	Options map[string]string
 	// Latency is the time from an upstream request's arrival to its answer, the
 	// sandbox's own work included (when that takes longer, the answer is that late).
 	// A write takes effect on arrival: a client that gives up while the answer waits
@@ -54,26 +42,85 @@ type Config struct {
 
 // Validate reports a Config New would reject.
 func (c Config) Validate() error {
-	switch {
-	case c.Estate != "" && c.Estate != "audit" && c.Estate != "clean":
+	if c.Estate != "" && c.Estate != "audit" && c.Estate != "clean" {
 		return fmt.Errorf("sandbox: estate %q: want audit or clean", c.Estate)
-	case c.VercelCursor != "" && c.VercelCursor != "number" && c.VercelCursor != "string" && c.VercelCursor != "mixed":
-		return fmt.Errorf("sandbox: VercelCursor %q: want number, string or mixed", c.VercelCursor)
-	case c.VercelTokens < 0 || c.QueryServerUsers < 0 || c.ClerkUsers < 0:
-		return fmt.Errorf("sandbox: generated counts must not be negative")
+	}
+	for name, n := range c.Generate {
+		if kindOf(name) == nil || n < 0 {
+			return fmt.Errorf("sandbox: generate %s=%d: want a known upstream and a count of 0 or more", name, n)
+		}
+	}
+	for key, v := range c.Options {
+		name, opt, _ := strings.Cut(key, ".")
+		k := kindOf(name)
+		if k == nil || k.options[opt] == nil {
+			return fmt.Errorf("sandbox: option %q: no upstream takes it", key)
+		}
+		if err := k.options[opt](v); err != nil {
+			return fmt.Errorf("sandbox: option %s=%q: %v", key, v, err)
+		}
 	}
 	return nil
 }
 
-// Sandbox emulates the three upstreams in one http.Handler, safe for concurrent use.
+// option is the value of one of an upstream's options, "" when not given.
+func (c Config) option(upstream, name string) string { return c.Options[upstream+"."+name] }
+
+// upstream is one emulated provider, in a file of its own that registers it.
+// Every method but state runs with the sandbox's lock held.
+type upstream interface {
+	// build makes its data afresh, drawing from rng (its own stream: adding an
+	// upstream changes no other's data), which it keeps for what it mints later.
+	build(s *Sandbox, rng *rand.Rand)
+	// serve answers a request below its prefix; fault is the kind of a fault that
+	// shapes the answer rather than replacing it ("" for none).
+	serve(s *Sandbox, r *http.Request, path string, body []byte, fault string) *response
+	// statusResponse answers a status fault in the upstream's own error format.
+	statusResponse(f *Fault) *response
+	// wrongShape is a 200 body of JSON of another shape than every answer it gives.
+	wrongShape() []byte
+	// secrets are the credentials and secret values it holds, its credentials also
+	// in the "Bearer <credential>" form a client sends.
+	secrets() []string
+	// connection is the connection config that points the plugin at it, served at base.
+	connection(base string) [][2]string
+	// state is what a client in another process needs to know of its data.
+	state() any
+}
+
+// kind is how an upstream is registered.
+type kind struct {
+	name    string                        // as the plugin's provider column names it
+	prefix  string                        // the path it is served under, e.g. "/vercel"
+	options map[string]func(string) error // its options, each with its check
+	faults  []string                      // fault kinds of its own
+	new     func(cfg Config) upstream
+}
+
+var kinds []*kind
+
+// register adds an upstream; each upstream's file calls it from init.
+func register(k *kind) {
+	kinds = append(kinds, k)
+	slices.SortFunc(kinds, func(a, b *kind) int { return strings.Compare(a.name, b.name) })
+}
+
+func kindOf(name string) *kind {
+	for _, k := range kinds {
+		if k.name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// Sandbox emulates every registered upstream in one http.Handler, safe for concurrent use.
 type Sandbox struct {
 	cfg Config
 
-	mu     sync.Mutex // guards d, minted and the Clerk rate window
-	d      *data
-	rng    *rand.Rand
+	mu     sync.Mutex // guards the upstreams' data and minted
+	ups    map[string]upstream
 	minted []string // every secret minted since New, kept across Reset
-	clerkW map[string][]time.Time
 
 	logMu sync.Mutex
 	log   []Request
@@ -95,16 +142,13 @@ func New(cfg Config) *Sandbox {
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
-	if cfg.VercelCursor == "" {
-		cfg.VercelCursor = "mixed"
-	}
-	if cfg.ClerkRateLimit == 0 {
-		cfg.ClerkRateLimit = 100
-	}
 	if cfg.Now.IsZero() {
 		cfg.Now = time.Now().UTC().Truncate(24 * time.Hour)
 	}
-	s := &Sandbox{cfg: cfg, clerkW: map[string][]time.Time{}}
+	s := &Sandbox{cfg: cfg, ups: map[string]upstream{}}
+	for _, k := range kinds {
+		s.ups[k.name] = k.new(cfg)
+	}
 	s.Reset()
 	return s
 }
@@ -113,9 +157,11 @@ func New(cfg Config) *Sandbox {
 // before stay in Secrets(): they may still sit in a client's logs.
 func (s *Sandbox) Reset() {
 	s.mu.Lock()
-	s.rng = rand.New(rand.NewPCG(s.cfg.Seed, 0x70c3e5))
-	s.d = build(s.cfg, s.rng)
-	clear(s.clerkW)
+	for _, k := range kinds {
+		h := fnv.New64a()
+		h.Write([]byte(k.name))
+		s.ups[k.name].build(s, rand.New(rand.NewPCG(s.cfg.Seed, h.Sum64())))
+	}
 	s.mu.Unlock()
 	s.ResetRequests()
 	s.ClearFaults()
@@ -124,96 +170,21 @@ func (s *Sandbox) Reset() {
 // Now is the time the data is relative to.
 func (s *Sandbox) Now() time.Time { return s.cfg.Now }
 
-// Credentials the plugin's connection config needs.
-func (s *Sandbox) VercelToken() string {
-	return s.locked(func(d *data) any { return d.vercelToken }).(string)
-}
-func (s *Sandbox) QueryServerAdminToken() string {
-	return s.locked(func(d *data) any { return d.qsAdminToken }).(string)
-}
-func (s *Sandbox) ClerkSecretKey() string {
-	return s.locked(func(d *data) any { return d.clerkKey }).(string)
+// day is a time n days from the data's reference time.
+func (s *Sandbox) day(n float64) time.Time {
+	return s.cfg.Now.Add(time.Duration(n * 24 * float64(time.Hour)))
 }
 
-// ClerkPublishableKey is the instance's publishable key, which cannot call the Backend API.
-func (s *Sandbox) ClerkPublishableKey() string {
-	return s.locked(func(d *data) any { return d.clerkPublishKey }).(string)
-}
-
-// VercelAccount is the user every Vercel token belongs to.
-func (s *Sandbox) VercelAccount() VercelAccount {
-	return s.locked(func(d *data) any { return d.vercelAccount }).(VercelAccount)
-}
-
-// VercelTokens returns the Vercel tokens, newest first.
-func (s *Sandbox) VercelTokens() []VercelToken {
-	return s.locked(func(d *data) any { return slices.Clone(d.vercelTokens) }).([]VercelToken)
-}
-
-// QueryServerUsers returns the Query Server's users in id order.
-func (s *Sandbox) QueryServerUsers() []QueryServerUser {
-	return s.locked(func(d *data) any { return slices.Clone(d.qsUsers) }).([]QueryServerUser)
-}
-
-// QueryServerUserTokens returns the Query Server's user tokens in id order.
-func (s *Sandbox) QueryServerUserTokens() []QueryServerUserToken {
-	return s.locked(func(d *data) any { return slices.Clone(d.qsTokens) }).([]QueryServerUserToken)
-}
-
-// ClerkSignInTokens returns the sign-in tokens minted since the last Reset.
-func (s *Sandbox) ClerkSignInTokens() []ClerkSignInToken {
-	return s.locked(func(d *data) any { return slices.Clone(d.clerkTokens) }).([]ClerkSignInToken)
-}
-
-// ClerkUserIDs returns the ids of the Clerk users: the hand-made ones, then the generated.
-func (s *Sandbox) ClerkUserIDs() []string {
-	return s.locked(func(d *data) any { return slices.Clone(d.clerkUsers) }).([]string)
-}
-
-// State is what a client in another process needs to know of the data.
-type State struct {
-	VercelTokens          int      `json:"vercel_tokens"`
-	QueryServerUserTokens int      `json:"query_server_user_tokens"`
-	ClerkUsers            []string `json:"clerk_users"`
-}
-
-// AddQueryServerUser adds an active user with a token that never expires, as the
-// server's trigger does on user creation; it returns the user's uuid.
-func (s *Sandbox) AddQueryServerUser(email string, admin bool) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now().Unix()
-	s.d.addUser(s.rng, QueryServerUser{Email: email, Admin: admin, Active: true},
-		&QueryServerUserToken{Write: true, Active: true, CreatedAt: now, UpdatedAt: now, ExpirationDate: now}, now)
-	s.minted = append(s.minted, s.d.qsTokens[len(s.d.qsTokens)-1].Token)
-	return s.d.qsUsers[len(s.d.qsUsers)-1].UUID
-}
-
-// DeleteQueryServerUser removes a user and, by the foreign key's cascade, its token.
-func (s *Sandbox) DeleteQueryServerUser(email string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if u := s.d.qsUserByEmail(email); u != nil {
-		uuid := u.UUID
-		s.d.qsTokens = slices.DeleteFunc(s.d.qsTokens, func(t QueryServerUserToken) bool { return t.UserUUID == uuid })
-		s.d.qsUsers = slices.DeleteFunc(s.d.qsUsers, func(u QueryServerUser) bool { return u.UUID == uuid })
-	}
-}
-
-func (s *Sandbox) locked(f func(*data) any) any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return f(s.d)
-}
-
-// Secrets lists every secret the sandbox holds or has minted, and the
-// "Bearer <secret>" form of each credential, for tests that scan output for leaks.
+// Secrets lists every secret the sandbox holds or has minted, for tests that scan
+// output for leaks.
 func (s *Sandbox) Secrets() []string {
 	s.mu.Lock()
-	out := append(s.d.secrets(), s.minted...)
-	out = append(out, "Bearer "+s.d.vercelToken, "Bearer "+s.d.qsAdminToken, "Bearer "+s.d.clerkKey)
+	out := slices.Clone(s.minted)
+	for _, k := range kinds {
+		out = append(out, s.ups[k.name].secrets()...)
+	}
 	s.mu.Unlock()
-	out = slices.DeleteFunc(out, func(v string) bool { return v == "" })
+	out = slices.DeleteFunc(out, func(v string) bool { return v == "" || v == "Bearer " })
 	slices.Sort(out)
 	return slices.Compact(out)
 }
@@ -224,11 +195,19 @@ func (s *Sandbox) mint(v string) string {
 	return v
 }
 
+// with runs f on an upstream's data under the lock: the typed accessors of each
+// upstream's file use it.
+func with[U upstream, R any](s *Sandbox, name string, f func(u U) R) R {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return f(s.ups[name].(U))
+}
+
 // Request is one upstream request as the sandbox saw it.
 type Request struct {
 	Provider string    `json:"provider"`
 	Method   string    `json:"method"`
-	Path     string    `json:"path"` // escaped, without the /vercel, /query or /clerk prefix
+	Path     string    `json:"path"` // escaped, without the upstream's prefix
 	RawQuery string    `json:"raw_query,omitempty"`
 	Body     string    `json:"body,omitempty"`
 	Status   int       `json:"status"` // 0 when no answer was sent (reset, client gone)
@@ -272,9 +251,9 @@ func pathMatches(pattern, path string) bool {
 // encoded "/" stays one segment.
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.EscapedPath()
-	for prefix, provider := range map[string]string{"/vercel/": ProviderVercel, "/query/": ProviderQueryServer, "/clerk/v1/": ProviderClerk} {
-		if strings.HasPrefix(p, prefix) {
-			s.serveUpstream(w, r, provider, p[len(prefix)-1:])
+	for _, k := range kinds {
+		if strings.HasPrefix(p, k.prefix+"/") {
+			s.serveUpstream(w, r, k.name, p[len(k.prefix):])
 			return
 		}
 	}
@@ -282,7 +261,11 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveControl(w, r, strings.TrimPrefix(p, "/_sandbox"))
 		return
 	}
-	http.Error(w, "not a sandbox route: use /vercel, /query, /clerk/v1 or /_sandbox", http.StatusNotFound)
+	var prefixes []string
+	for _, k := range kinds {
+		prefixes = append(prefixes, k.prefix)
+	}
+	http.Error(w, "not a sandbox route: use "+strings.Join(prefixes, ", ")+" or /_sandbox", http.StatusNotFound)
 }
 
 // response is an answer before it is written.
@@ -326,6 +309,7 @@ func (s *Sandbox) serveUpstream(w http.ResponseWriter, r *http.Request, provider
 		s.log = append(s.log, entry)
 		s.logMu.Unlock()
 	}
+	u := s.ups[provider]
 	f := s.pickFault(provider, r.Method, path)
 	var resp *response
 	if f != nil {
@@ -342,7 +326,7 @@ func (s *Sandbox) serveUpstream(w http.ResponseWriter, r *http.Request, provider
 				return
 			}
 		default:
-			resp = s.faultResponse(provider, f)
+			resp = faultResponse(u, f)
 		}
 	}
 	if resp == nil {
@@ -351,17 +335,12 @@ func (s *Sandbox) serveUpstream(w http.ResponseWriter, r *http.Request, provider
 		if f != nil {
 			kind = f.Kind
 		}
-		switch provider {
-		case ProviderVercel:
-			resp = s.serveVercel(r, path, kind)
-		case ProviderQueryServer:
-			resp = s.serveQueryServer(r, path, body)
-		default:
-			resp = s.serveClerk(r, path, body)
-		}
+		s.mu.Lock()
+		resp = u.serve(s, r, path, body, kind)
+		s.mu.Unlock()
 	}
 	if f != nil && f.Kind == "acted_then_status" {
-		resp = statusFault(provider, f)
+		resp = u.statusResponse(f)
 	}
 	// The answer leaves Latency after the request arrived, its own work included, as
 	// a real API's does, and never before: the floor of the benchmarks is a true floor.
@@ -404,8 +383,8 @@ func (s *Sandbox) sleepUntil(ctx context.Context, deadline time.Time) bool {
 	return true
 }
 
-// maxTimerLate bounds what one wake-up teaches sleepUntil: timers here fire
-// 0.1-0.7 ms late; anything later is the process not being scheduled.
+// maxTimerLate bounds what one wake-up teaches sleepUntil: anything later than this
+// is the process not being scheduled, not a timer firing late.
 const maxTimerLate = 2 * time.Millisecond
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -419,7 +398,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// serveControl serves the request log, the data's size and faults to a client in
+// State is what a client in another process needs to know of the data: each
+// upstream's state, by name (VercelState, ClerkState, ...).
+type State map[string]json.RawMessage
+
+// serveControl serves the request log, the data's state and faults to a client in
 // another process (benchmarks keep the sandbox's data out of the measured heap).
 func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, path string) {
 	switch {
@@ -429,8 +412,11 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, path stri
 		s.ResetRequests()
 		w.WriteHeader(http.StatusNoContent)
 	case path == "/state" && r.Method == http.MethodGet:
+		st := map[string]any{}
 		s.mu.Lock()
-		st := State{VercelTokens: len(s.d.vercelTokens), QueryServerUserTokens: len(s.d.qsTokens), ClerkUsers: slices.Clone(s.d.clerkUsers)}
+		for name, u := range s.ups {
+			st[name] = u.state()
+		}
 		s.mu.Unlock()
 		jsonResponse(http.StatusOK, st).write(w)
 	case path == "/faults" && r.Method == http.MethodPost:
@@ -447,11 +433,4 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, path stri
 	default:
 		http.Error(w, "the control API: GET, DELETE /_sandbox/requests; GET /_sandbox/state; POST, DELETE /_sandbox/faults", http.StatusNotFound)
 	}
-}
-
-func sortNewestFirst(tokens []VercelToken) {
-	sort.SliceStable(tokens, func(i, j int) bool {
-		a, b := tokens[i], tokens[j]
-		return a.CreatedAt.After(b.CreatedAt) || (a.CreatedAt.Equal(b.CreatedAt) && a.ID < b.ID)
-	})
 }

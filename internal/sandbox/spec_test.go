@@ -281,7 +281,7 @@ func TestSpecVercel(t *testing.T) {
 	// each kind of cursor the sandbox sends.
 	for _, mode := range []string{"number", "string", "mixed"} {
 		t.Run("paging "+mode, func(t *testing.T) {
-			sb := sandbox.New(sandbox.Config{VercelTokens: 300, VercelCursor: mode})
+			sb := sandbox.New(sandbox.Config{Generate: map[string]int{"vercel": 300}, Options: map[string]string{"vercel.cursor": mode}})
 			srv := httptest.NewServer(sb)
 			defer srv.Close()
 			o := newOASCheck(t, spec, srv.URL+"/vercel", "Bearer "+sb.VercelToken())

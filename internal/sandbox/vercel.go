@@ -1,16 +1,222 @@
 package sandbox
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// Vercel's user-token endpoints, served under /vercel (base URL <server>/vercel).
+//
+// Where the sources are silent the emulation chooses: failed authentication is 403
+// forbidden with invalidToken (Vercel documents 403); a header that is not a bearer
+// credential is 401. A numeric cursor is a createdAt in ms ("created strictly
+// before"); the string cursor is standard base64 of the position; option
+// "vercel.cursor" = number, string or mixed (the default: alternating page by page).
+// The empty account answers pagination {} as the CLI's own fixture does. DELETE
+// removes a token (the list no longer shows it); create answers {token,
+// bearerToken}, scoped to the team given with ?teamId=. The credential is 24 bare
+// alphanumerics (Vercel's own example), so that tests prove the plugin redacts it
+// because it is one, not because of its shape. Faults of its own, on the token
+// list: repeat_cursor, empty_page_with_next, oversized_page.
+
+// ProviderVercel is the upstream's name, as the plugin's provider column names it.
+const ProviderVercel = "vercel"
+
+func init() {
+	register(&kind{name: ProviderVercel, prefix: "/vercel", new: func(cfg Config) upstream { return &vercel{cfg: cfg} },
+		faults: []string{"repeat_cursor", "empty_page_with_next", "oversized_page"},
+		options: map[string]func(string) error{"cursor": func(v string) error {
+			if v != "number" && v != "string" && v != "mixed" {
+				return errWant("number, string or mixed")
+			}
+			return nil
+		}}})
+}
+
+// VercelToken is one Vercel AuthToken. Zero values are absent from the JSON.
+type VercelToken struct {
+	ID, Name, Type, Origin string
+	Prefix, Suffix         string
+	Scopes                 []VercelScope // nil: no scopes key
+	CreatedAt, ActiveAt    time.Time
+	ExpiresAt, RevokedAt   time.Time
+	LeakedAt               time.Time
+	LeakedURL              string
+}
+
+// VercelScope is one entry of a token's scopes.
+type VercelScope struct {
+	Type, TeamID, Origin string
+	CreatedAt, ExpiresAt time.Time
+	Sudo                 *VercelSudo
+}
+
+// VercelSudo is a user scope's step-up state.
+type VercelSudo struct {
+	Origin                string
+	VerifiedAt, ExpiresAt time.Time
+}
+
+// VercelAccount is the user every token belongs to.
+type VercelAccount struct {
+	ID, Email, Name, Username, DefaultTeamID string
+}
+
+// Team ids of the hand-made Vercel account.
+const (
+	TeamPlatform  = "team_7Ab2Cd3Ef4Gh5Ij6Kl7Mn8Op"
+	TeamAnalytics = "team_3Kc9Lw0PpQ1rS2tU4vW5xY6z"
+)
+
+// CurrentVercelTokenID is the id of the token the connection authenticates with.
+const CurrentVercelTokenID = "9b1f0c6e2d7a4c88b0e1f7a2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6"
+
+// vercel is the account the connection's token belongs to, and its tokens.
+type vercel struct {
+	cfg     Config
+	rng     *rand.Rand
+	account VercelAccount
+	token   string            // the connection's credential
+	tokens  []VercelToken     // newest first
+	bearer  map[string]string // credential -> token id
+}
+
+// VercelToken is the connection's Vercel credential.
+func (s *Sandbox) VercelToken() string {
+	return with(s, ProviderVercel, func(v *vercel) string { return v.token })
+}
+
+// VercelAccount is the user every Vercel token belongs to.
+func (s *Sandbox) VercelAccount() VercelAccount {
+	return with(s, ProviderVercel, func(v *vercel) VercelAccount { return v.account })
+}
+
+// VercelTokens returns the Vercel tokens, newest first.
+func (s *Sandbox) VercelTokens() []VercelToken {
+	return with(s, ProviderVercel, func(v *vercel) []VercelToken { return slices.Clone(v.tokens) })
+}
+
+// VercelState is the Vercel part of /_sandbox/state.
+type VercelState struct {
+	Tokens int `json:"tokens"`
+}
+
+func (v *vercel) state() any { return VercelState{Tokens: len(v.tokens)} }
+
+func (v *vercel) secrets() []string {
+	out := []string{v.token, "Bearer " + v.token}
+	for k := range v.bearer {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (v *vercel) connection(base string) [][2]string {
+	return [][2]string{{"vercel_api_token", v.token}, {"vercel_base_url", base}}
+}
+
+func (v *vercel) wrongShape() []byte {
+	return []byte(`{"tokens":{},"token":[],"user":"x","pagination":[]}`)
+}
+
+func (v *vercel) statusResponse(f *Fault) *response {
+	if f.Status == http.StatusTooManyRequests {
+		r := vercelError(f.Status, "too_many_requests", "Rate limit exceeded")
+		r.header.Set("X-RateLimit-Remaining", "0")
+		r.header.Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Unix()+1, 10))
+		return r
+	}
+	return vercelError(f.Status, statusCode(f.Status), http.StatusText(f.Status))
+}
+
+// build makes the hand-made account of the estate, then the generated tokens.
+func (v *vercel) build(s *Sandbox, rng *rand.Rand) {
+	v.rng, v.bearer = rng, map[string]string{}
+	day := s.day
+	v.account = VercelAccount{ID: "usr_4dA1oV3lAcE5eXaMpLe9", Email: "ada@example.com", Name: "Ada Lovelace",
+		Username: "ada", DefaultTeamID: TeamPlatform}
+	v.token = alnum(rng, 24)
+	v.bearer[v.token] = CurrentVercelTokenID
+	user := func(created float64) []VercelScope {
+		return []VercelScope{{Type: "user", Origin: "manual", CreatedAt: day(created)}}
+	}
+	team := func(created float64, teams ...string) []VercelScope {
+		var s []VercelScope
+		for _, t := range teams {
+			s = append(s, VercelScope{Type: "team", TeamID: t, Origin: "manual", CreatedAt: day(created)})
+		}
+		return s
+	}
+	current := VercelToken{ID: CurrentVercelTokenID, Name: "steampipe-audit", Type: "oauth2-token", Origin: "manual",
+		Prefix: "vcp_", Suffix: "Aud1t9", Scopes: user(-200), CreatedAt: day(-200), ActiveAt: day(-0.1)}
+	if v.cfg.Estate == "clean" {
+		current.Scopes, current.CreatedAt, current.ExpiresAt = team(-10, TeamPlatform), day(-10), day(60)
+		v.tokens = []VercelToken{current}
+	} else {
+		v.tokens = []VercelToken{
+			current,
+			{ID: "tok_2CiD3pl0yEr7Qa9Zb1Xc", Name: "ci-deployer", Type: "oauth2-token", Origin: "manual", Prefix: "vcp_", Suffix: "Ci7Q2a",
+				Scopes: team(-100, TeamPlatform), CreatedAt: day(-100), ActiveAt: day(-1), ExpiresAt: day(20)},
+			{ID: "tok_0ldM0n1t0r1ng4Lp8Kq", Name: "old monitoring", Type: "classic", Origin: "github", Prefix: "vcp_", Suffix: "M0n1t0",
+				Scopes: user(-400), CreatedAt: day(-400), ActiveAt: day(-120)},
+			{ID: "tok_R3v0k3dL4pt0pWq2Ez5", Name: "revoked laptop", Type: "oauth2-token", Origin: "email", Prefix: "vcp_", Suffix: "L4pt0p",
+				Scopes: user(-60), CreatedAt: day(-60), ActiveAt: day(-30), RevokedAt: day(-10)},
+			{ID: "tok_Exp1r3dPr3v13wB0t77", Name: "expired preview bot", Type: "oauth2-token", Origin: "manual", Prefix: "vcp_", Suffix: "Pr3v13",
+				Scopes: team(-40, TeamAnalytics), CreatedAt: day(-40), ActiveAt: day(-8), ExpiresAt: day(-5)},
+			{ID: "tok_L3ak3dK3yGh4Jk5Lm6N", Name: "leaked key", Type: "oauth2-token", Origin: "manual", Prefix: "vcp_", Suffix: "L3ak3d",
+				Scopes: user(-30), CreatedAt: day(-30), ActiveAt: day(-2), LeakedAt: day(-3),
+				LeakedURL: "https://github.com/example/site/blob/main/.env"},
+			{ID: "tok_L3ak3dTh3nR3v0k3d8P", Name: "leaked then revoked", Type: "oauth2-token", Origin: "manual", Prefix: "vcp_", Suffix: "Gh0st1",
+				Scopes: user(-50), CreatedAt: day(-50), ActiveAt: day(-20), LeakedAt: day(-15), RevokedAt: day(-14),
+				LeakedURL: "https://gist.github.com/example/4f1e2d"},
+			{ID: "tok_Un1c0d3Pr0dD3pl0y9Z", Name: `deploy "prod" <main> & ünïcödé ✓`, Type: "oauth2-token", Origin: "manual",
+				Prefix: "vcp_", Suffix: "Pr0dD9", Scopes: team(-10, TeamPlatform), CreatedAt: day(-10), ActiveAt: day(-0.5), ExpiresAt: day(5)},
+			{ID: "tok_Cr0ssT3amAut0mat10n", Name: "cross-team automation", Type: "oauth2-token", Origin: "manual", Prefix: "vcp_", Suffix: "X7eam2",
+				Scopes: team(-95, TeamAnalytics, TeamPlatform), CreatedAt: day(-95), ActiveAt: day(-3), ExpiresAt: day(80)},
+			// Every optional key absent.
+			{ID: "tok_Rayc4stM1n1mal0K3y", Name: "raycast", Type: "oauth2-token", CreatedAt: day(-5), ActiveAt: day(-5), ExpiresAt: day(60)},
+			{ID: "tok_V3rc3lCl1Sud0T0tp5", Name: "vercel cli", Type: "oauth2-token", Origin: "github", Prefix: "vcp_", Suffix: "Cl1Sud",
+				Scopes: []VercelScope{{Type: "user", Origin: "github", CreatedAt: day(-1),
+					Sudo: &VercelSudo{Origin: "totp", VerifiedAt: day(-0.9), ExpiresAt: day(-0.8)}}},
+				CreatedAt: day(-1), ActiveAt: day(-0.02), ExpiresAt: day(45)},
+		}
+	}
+	v.generate(v.cfg.Generate[ProviderVercel])
+}
+
+// generate adds the benchmarks' tokens after the hand-made ones: older than all of
+// them, each created one second apart so numeric cursors stay exact.
+func (v *vercel) generate(n int) {
+	rng := v.rng
+	oldest := v.tokens[len(v.tokens)-1].CreatedAt
+	for _, t := range v.tokens {
+		oldest = minTime(oldest, t.CreatedAt)
+	}
+	for i := range n {
+		created := oldest.Add(-time.Duration(i+1) * time.Second)
+		t := VercelToken{ID: "tok_" + alnum(rng, 20), Name: "generated " + strconv.Itoa(i+1), Type: "oauth2-token", Origin: "manual",
+			Prefix: "vcp_", Suffix: alnum(rng, 6), Scopes: []VercelScope{{Type: "user", Origin: "manual", CreatedAt: created}},
+			CreatedAt: created, ActiveAt: created.Add(time.Hour)}
+		if i%3 == 0 {
+			t.ExpiresAt = v.cfg.Now.Add(time.Duration(i%400) * time.Hour)
+		}
+		if i%7 == 0 {
+			t.Scopes = append(t.Scopes, VercelScope{Type: "team", TeamID: TeamPlatform, Origin: "manual", CreatedAt: created})
+		}
+		v.tokens = append(v.tokens, t)
+	}
+	sortNewestFirst(v.tokens)
+}
 
 // The JSON Vercel sends: ms epochs, optional keys absent.
 type vercelTokenJSON struct {
@@ -75,30 +281,27 @@ func vercelError(status int, code, message string) *response {
 	return jsonResponse(status, map[string]body{"error": b})
 }
 
-func (s *Sandbox) serveVercel(r *http.Request, path, fault string) *response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d := s.d
+func (v *vercel) serve(s *Sandbox, r *http.Request, path string, _ []byte, fault string) *response {
 	scheme, credential, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	if r.Header.Get("Authorization") != "" && !strings.EqualFold(scheme, "Bearer") {
 		return vercelError(http.StatusUnauthorized, "unauthorized", "The Authorization header must carry a Bearer token")
 	}
-	callerID, ok := d.vercelBearer[credential]
-	caller := d.vercelTokenIndex(callerID)
-	if !ok || caller < 0 || !d.vercelTokens[caller].RevokedAt.IsZero() ||
-		(!d.vercelTokens[caller].ExpiresAt.IsZero() && !d.vercelTokens[caller].ExpiresAt.After(time.Now())) {
+	callerID, ok := v.bearer[credential]
+	caller := v.tokenIndex(callerID)
+	if !ok || caller < 0 || !v.tokens[caller].RevokedAt.IsZero() ||
+		(!v.tokens[caller].ExpiresAt.IsZero() && !v.tokens[caller].ExpiresAt.After(time.Now())) {
 		return vercelError(http.StatusForbidden, "forbidden", "Not authorized")
 	}
 	resp := func() *response {
 		switch {
 		case path == "/v6/user/tokens" && r.Method == http.MethodGet:
-			return s.vercelList(r.URL.Query(), fault)
+			return v.list(r.URL.Query(), fault)
 		case path == "/v2/user" && r.Method == http.MethodGet:
-			return jsonResponse(http.StatusOK, map[string]any{"user": map[string]string{"id": d.vercelAccount.ID,
-				"email": d.vercelAccount.Email, "name": d.vercelAccount.Name, "username": d.vercelAccount.Username,
-				"defaultTeamId": d.vercelAccount.DefaultTeamID}})
+			return jsonResponse(http.StatusOK, map[string]any{"user": map[string]string{"id": v.account.ID,
+				"email": v.account.Email, "name": v.account.Name, "username": v.account.Username,
+				"defaultTeamId": v.account.DefaultTeamID}})
 		case path == "/v3/user/tokens" && r.Method == http.MethodPost:
-			return s.vercelCreate(r)
+			return v.create(s, r)
 		}
 		for _, route := range []struct{ method, prefix string }{{http.MethodGet, "/v5/user/tokens/"}, {http.MethodDelete, "/v3/user/tokens/"}} {
 			seg, found := strings.CutPrefix(path, route.prefix)
@@ -112,17 +315,17 @@ func (s *Sandbox) serveVercel(r *http.Request, path, fault string) *response {
 			if id == "current" {
 				id = callerID
 			}
-			i := d.vercelTokenIndex(id)
+			i := v.tokenIndex(id)
 			if i < 0 {
 				return vercelError(http.StatusNotFound, "not_found", "The token was not found")
 			}
 			if r.Method == http.MethodGet {
-				return jsonResponse(http.StatusOK, map[string]any{"token": d.vercelTokens[i].wire()})
+				return jsonResponse(http.StatusOK, map[string]any{"token": v.tokens[i].wire()})
 			}
-			d.vercelTokens = append(d.vercelTokens[:i], d.vercelTokens[i+1:]...)
-			for k, v := range d.vercelBearer {
-				if v == id {
-					delete(d.vercelBearer, k)
+			v.tokens = append(v.tokens[:i], v.tokens[i+1:]...)
+			for k, tokenID := range v.bearer {
+				if tokenID == id {
+					delete(v.bearer, k)
 				}
 			}
 			return jsonResponse(http.StatusOK, map[string]string{"tokenId": id})
@@ -138,20 +341,20 @@ func (s *Sandbox) serveVercel(r *http.Request, path, fault string) *response {
 	return resp
 }
 
-func (d *data) vercelTokenIndex(id string) int {
-	for i := range d.vercelTokens {
-		if d.vercelTokens[i].ID == id {
+func (v *vercel) tokenIndex(id string) int {
+	for i := range v.tokens {
+		if v.tokens[i].ID == id {
 			return i
 		}
 	}
 	return -1
 }
 
-// vercelList serves one page. Cursors: a number is a createdAt in ms (the next page
+// list serves one page. Cursors: a number is a createdAt in ms (the next page
 // holds the tokens created strictly before it); a string is standard base64 (with
 // "+", "/" and "=", so an unescaped query value breaks) of the next position.
-func (s *Sandbox) vercelList(q url.Values, fault string) *response {
-	tokens := s.d.vercelTokens
+func (v *vercel) list(q url.Values, fault string) *response {
+	tokens := v.tokens
 	limit := 20
 	if q.Has("limit") {
 		f, err := strconv.ParseFloat(q.Get("limit"), 64)
@@ -187,7 +390,8 @@ func (s *Sandbox) vercelList(q url.Values, fault string) *response {
 	for i := start; i < end; i++ {
 		page = append(page, tokens[i].wire())
 	}
-	stringCursor := s.cfg.VercelCursor == "string" || (s.cfg.VercelCursor == "mixed" && numeric)
+	cursor := cmp.Or(v.cfg.option(ProviderVercel, "cursor"), "mixed")
+	stringCursor := cursor == "string" || (cursor == "mixed" && numeric)
 	var next any
 	switch {
 	case fault == "repeat_cursor" || fault == "empty_page_with_next":
@@ -214,9 +418,8 @@ func (s *Sandbox) vercelList(q url.Values, fault string) *response {
 	return jsonResponse(http.StatusOK, map[string]any{"tokens": page, "pagination": map[string]any{"count": len(page), "next": next, "prev": prev}})
 }
 
-// vercelCreate mints a token: POST /v3/user/tokens?teamId= with {name, expiresAt}.
-func (s *Sandbox) vercelCreate(r *http.Request) *response {
-	d := s.d
+// create mints a token: POST /v3/user/tokens?teamId= with {name, expiresAt}.
+func (v *vercel) create(s *Sandbox, r *http.Request) *response {
 	var body struct {
 		Name      *string  `json:"name"`
 		ExpiresAt *float64 `json:"expiresAt"`
@@ -225,7 +428,7 @@ func (s *Sandbox) vercelCreate(r *http.Request) *response {
 		return vercelError(http.StatusBadRequest, "bad_request", "Invalid request: missing required property `name`.")
 	}
 	now := time.Now()
-	t := VercelToken{ID: "tok_" + alnum(s.rng, 20), Name: *body.Name, Type: "oauth2-token", Origin: "manual", Prefix: "vcp_",
+	t := VercelToken{ID: "tok_" + alnum(v.rng, 20), Name: *body.Name, Type: "oauth2-token", Origin: "manual", Prefix: "vcp_",
 		CreatedAt: now, ActiveAt: now, Scopes: []VercelScope{{Type: "user", Origin: "manual", CreatedAt: now}}}
 	if team := r.URL.Query().Get("teamId"); team != "" {
 		if team != TeamPlatform && team != TeamAnalytics {
@@ -240,10 +443,17 @@ func (s *Sandbox) vercelCreate(r *http.Request) *response {
 		}
 		t.ExpiresAt = exp
 	}
-	bearer := s.mint(alnum(s.rng, 24))
+	bearer := s.mint(alnum(v.rng, 24))
 	t.Suffix = bearer[len(bearer)-6:]
-	d.vercelBearer[bearer] = t.ID
-	d.vercelTokens = append(d.vercelTokens, t)
-	sortNewestFirst(d.vercelTokens)
+	v.bearer[bearer] = t.ID
+	v.tokens = append(v.tokens, t)
+	sortNewestFirst(v.tokens)
 	return jsonResponse(http.StatusOK, map[string]any{"token": t.wire(), "bearerToken": bearer})
+}
+
+func sortNewestFirst(tokens []VercelToken) {
+	sort.SliceStable(tokens, func(i, j int) bool {
+		a, b := tokens[i], tokens[j]
+		return a.CreatedAt.After(b.CreatedAt) || (a.CreatedAt.Equal(b.CreatedAt) && a.ID < b.ID)
+	})
 }

@@ -180,18 +180,19 @@ query "user_token_last_use" {
       'Last Used' as label,
       case
         when last_used_at is not null then to_char(last_used_at at time zone 'UTC', 'YYYY-MM-DD')
-        when provider = 'query_server' then 'Not recorded'
+        when not p.records_last_use then 'Not recorded'
         else 'Never'
       end as value,
       case
         when active is false then 'info'
         when floor(extract(epoch from now() - last_used_at) / 86400) > $2::int then 'alert'
-        when last_used_at is null and provider = 'query_server' then 'info'
+        when last_used_at is null and not p.records_last_use then 'info'
         when last_used_at is null and floor(extract(epoch from now() - created_at) / 86400) > $2::int then 'alert'
         else 'ok'
       end as type
     from
       user_tokens
+      join token_providers as p using (provider)
     where
       provider = split_part($1, ':', 1)
       and id = substr($1, strpos($1, ':') + 1);
@@ -206,26 +207,26 @@ query "user_token_access" {
     select
       'Access' as label,
       case
-        when can_write then 'Can write'
-        when provider = 'vercel' and team_id is null then 'Whole account'
-        when provider = 'vercel' then (
+        when p.has_read_only_tokens and can_write then 'Can write'
+        when p.limits_to_team and team_id is null then 'Whole account'
+        when team_id is not null then (
+          -- scopes that name a team, where the provider's scope list has that shape
           select
-            case when count(*) = 1 then 'One team' else count(*) || ' teams' end
+            case when n > 1 then n || ' teams' else 'One team' end
           from
-            jsonb_array_elements(scopes) as s
-          where
-            s ->> 'type' = 'team'
+            jsonb_array_length(jsonb_path_query_array(coalesce(scopes, '[]'), 'lax $[*] ? (@.type == "team")')) as n
         )
         when can_write is false then 'Read-only'
         else 'Unknown'
       end as value,
       case
         when active is false then 'info'
-        when can_write or (provider = 'vercel' and team_id is null) then 'alert'
+        when (p.has_read_only_tokens and can_write) or (p.limits_to_team and team_id is null) then 'alert'
         else 'ok'
       end as type
     from
       user_tokens
+      join token_providers as p using (provider)
     where
       provider = split_part($1, ':', 1)
       and id = substr($1, strpos($1, ':') + 1);
@@ -241,16 +242,17 @@ query "user_token_leak" {
       case
         when leaked_at is not null and revoked_at is null then 'Leaked, not revoked'
         when leaked_at is not null then 'Leaked, revoked'
-        when provider = 'query_server' then 'Not detected'
+        when not p.detects_leaks then 'Not detected'
         else 'None known'
       end as value,
       case
         when leaked_at is not null and revoked_at is null then 'alert'
-        when provider = 'query_server' then 'info'
+        when not p.detects_leaks then 'info'
         else 'ok'
       end as type
     from
       user_tokens
+      join token_providers as p using (provider)
     where
       provider = split_part($1, ':', 1)
       and id = substr($1, strpos($1, ':') + 1);

@@ -120,8 +120,8 @@ query "user_token_owner_deactivated_count" {
   EOQ
 }
 
-// One row per owner and provider. Last Used is null for the Query Server, which does
-// not record use; Account-Wide counts active Vercel tokens without a team scope.
+// One row per owner and provider. Last Used is null where the provider does not record
+// use; Account-Wide counts active tokens not limited to a team where a provider can limit them.
 query "user_token_owners" {
   sql = <<-EOQ
     select
@@ -133,11 +133,12 @@ query "user_token_owners" {
       max(created_at) as "Newest Created",
       max(last_used_at) as "Last Used",
       count(*) filter (where active is not false and can_write) as "Write-Capable",
-      count(*) filter (where active is not false and provider = 'vercel' and team_id is null) as "Account-Wide",
+      count(*) filter (where active is not false and p.limits_to_team and team_id is null) as "Account-Wide",
       count(*) filter (where leaked_at is not null and revoked_at is null) as "Leaked, Not Revoked",
       bool_and(owner_active) as "Owner Active"
     from
       user_tokens
+      join token_providers as p using (provider)
     group by
       provider,
       email

@@ -10,8 +10,9 @@
 // a leaked token that was not revoked alarms whatever its state. A null active is
 // treated as active, so that missing data never hides a finding.
 //
-// Where the upstream does not record what a rule needs (the Query Server records
-// neither use nor leaks), the row is skipped with that reason, never reported ok.
+// Where a provider does not record what a rule needs (token_providers says what each
+// records: last use, leaks, owner status), the row is skipped with that reason, never
+// reported ok. No query names a provider: they read token_providers' capabilities.
 
 query "user_token_expiry_set" {
   sql = <<-EOQ
@@ -91,10 +92,13 @@ query "user_token_used_recently" {
         active,
         created_at,
         last_used_at,
+        p.title as provider_title,
+        p.records_last_use,
         floor(extract(epoch from now() - created_at) / 86400)::int as age_days,
         floor(extract(epoch from now() - last_used_at) / 86400)::int as unused_days
       from
         user_tokens
+        join token_providers as p using (provider)
     )
     select
       provider || ':' || id as resource,
@@ -102,7 +106,7 @@ query "user_token_used_recently" {
         when active is false then 'skip'
         when unused_days > $1::int then 'alarm'
         when last_used_at is not null then 'ok'
-        when provider = 'query_server' then 'skip'
+        when not records_last_use then 'skip'
         when created_at is null then 'info'
         when age_days > $1::int then 'alarm'
         else 'ok'
@@ -113,7 +117,7 @@ query "user_token_used_recently" {
         when unused_days = 0 then ' was last used today.'
         when unused_days = 1 then ' was last used yesterday.'
         when last_used_at is not null then ' was last used ' || unused_days || ' days ago.'
-        when provider = 'query_server' then ': the Query Server does not record when a token is used.'
+        when not records_last_use then ': ' || provider_title || ' does not record when a token is used.'
         when created_at is null then ' has no record of use and no creation date.'
         when age_days > $1::int then ' has never been used in the ' || age_days || ' days since it was created, more than ' || $1::int || '.'
         else ' has not been used yet; it was created ' || age_days || ' days ago.'
@@ -138,7 +142,7 @@ query "user_token_leaked_revoked" {
       case
         when leaked_at is not null and revoked_at is null then 'alarm'
         when leaked_at is not null then 'ok'
-        when provider = 'query_server' then 'skip'
+        when not p.detects_leaks then 'skip'
         else 'ok'
       end as status,
       coalesce(title, id) || case
@@ -147,13 +151,14 @@ query "user_token_leaked_revoked" {
           || case when active is false then ' (no longer active, but revoke it anyway).' else '.' end
         when leaked_at is not null then ' leaked on ' || to_char(leaked_at at time zone 'UTC', 'YYYY-MM-DD')
           || ' and was revoked on ' || to_char(revoked_at at time zone 'UTC', 'YYYY-MM-DD') || '.'
-        when provider = 'query_server' then ': the Query Server does not detect leaked tokens.'
+        when not p.detects_leaks then ': ' || p.title || ' does not detect leaked tokens.'
         else ' has no known leak.'
       end as reason,
       provider,
       email
     from
       user_tokens
+      join token_providers as p using (provider)
     order by
       resource;
   EOQ
@@ -161,33 +166,39 @@ query "user_token_leaked_revoked" {
 
 query "user_token_least_privilege" {
   sql = <<-EOQ
+    with tokens as (
+      select
+        t.*,
+        p.title as provider_title,
+        p.has_read_only_tokens,
+        p.limits_to_team,
+        -- scopes that name a team, where the provider's scope list has that shape
+        jsonb_array_length(jsonb_path_query_array(coalesce(t.scopes, '[]'), 'lax $[*] ? (@.type == "team")')) as team_scopes
+      from
+        user_tokens as t
+        join token_providers as p using (provider)
+    )
     select
       provider || ':' || id as resource,
       case
         when active is false then 'skip'
-        when can_write then 'alarm'
-        when provider = 'vercel' and team_id is null then 'alarm'
+        when has_read_only_tokens and can_write then 'alarm'
+        when limits_to_team and team_id is null then 'alarm'
         else 'ok'
       end as status,
       coalesce(title, id) || case
         when active is false then ' is not active (revoked, expired or switched off).'
-        when can_write then ' can write.'
-        when provider = 'vercel' and team_id is null then ' reaches the whole Vercel account: it has no team scope.'
-        when provider = 'vercel' then ' is limited to ' || (
-          select
-            case when count(*) = 1 then 'team ' else 'teams ' end || string_agg(s ->> 'teamId', ', ' order by s ->> 'teamId')
-          from
-            jsonb_array_elements(coalesce(scopes, '[]')) as s
-          where
-            s ->> 'type' = 'team'
-        ) || '.'
+        when has_read_only_tokens and can_write then ' can write.'
+        when limits_to_team and team_id is null then ' reaches the whole ' || provider_title || ' account: it is limited to no team.'
+        when team_scopes > 1 then ' is limited to ' || team_scopes || ' teams, the narrowest ' || team_id || '.'
+        when team_id is not null then ' is limited to ' || team_id || '.'
         when can_write is false then ' is read-only.'
         else ' has no write flag.'
       end as reason,
       provider,
       email
     from
-      user_tokens
+      tokens
     order by
       resource;
   EOQ
@@ -203,7 +214,7 @@ query "user_token_one_active_per_owner" {
       end as status,
       coalesce(email, 'An owner without an email') || ' has '
         || count(*) filter (where active is not false) || ' active '
-        || case provider when 'vercel' then 'Vercel' when 'query_server' then 'Query Server' else provider end
+        || p.title
         || case when count(*) filter (where active is not false) = 1 then ' token' else ' tokens' end
         || coalesce(', the oldest created on ' || to_char(min(created_at) filter (where active is not false) at time zone 'UTC', 'YYYY-MM-DD'), '')
         || '.' as reason,
@@ -211,8 +222,10 @@ query "user_token_one_active_per_owner" {
       email
     from
       user_tokens
+      join token_providers as p using (provider)
     group by
       provider,
+      p.title,
       email
     order by
       resource;
@@ -275,9 +288,12 @@ query "user_token_connection_short_lived_read_only" {
         active,
         can_write,
         expires_at,
+        p.title as provider_title,
+        p.has_read_only_tokens,
         floor(extract(epoch from expires_at - coalesce(created_at, now())) / 86400)::int as lifetime_days
       from
         user_tokens
+        join token_providers as p using (provider)
       where
         is_current
     )
@@ -285,7 +301,7 @@ query "user_token_connection_short_lived_read_only" {
       provider || ':' || id as resource,
       case
         when active is false then 'skip'
-        when expires_at is null or expires_at <= now() or lifetime_days > $1::int or can_write then 'alarm'
+        when expires_at is null or expires_at <= now() or lifetime_days > $1::int or (has_read_only_tokens and can_write) then 'alarm'
         else 'ok'
       end as status,
       label || ', the token this connection uses, ' || case
@@ -298,9 +314,9 @@ query "user_token_connection_short_lived_read_only" {
             else 'expires on ' || to_char(expires_at at time zone 'UTC', 'YYYY-MM-DD')
           end,
           case
+            when not has_read_only_tokens then 'can write (' || provider_title || ' has no read-only tokens)'
             when can_write then 'can write'
             when can_write is false then 'is read-only'
-            when provider = 'vercel' then 'has no read-only mode (Vercel)'
           end
         ) || '.'
       end as reason,
@@ -324,14 +340,13 @@ query "user_token_owner_active" {
       case
         when owner_active is false and active is not false then 'alarm'
         when owner_active is false then 'ok'
-        when provider = 'vercel' then 'skip'
         when owner_active is null then 'skip'
         else 'ok'
       end as status,
       coalesce(title, id) || case
         when owner_active is false and active is not false then ' is active, but its owner''s user account is deactivated.'
         when owner_active is false then ' belongs to a deactivated account and is not active.'
-        when provider = 'vercel' then ': Vercel tokens belong to the connection''s own account.'
+        when not p.knows_owner_active then ': ' || p.title || ' does not say whether the owner is active.'
         when owner_active is null then ': the owner''s account status is unknown.'
         else ' belongs to an active account.'
       end as reason,
@@ -339,6 +354,7 @@ query "user_token_owner_active" {
       email
     from
       user_tokens
+      join token_providers as p using (provider)
     order by
       resource;
   EOQ

@@ -90,7 +90,7 @@ func listeningPort(pid int) (int, error) {
 
 func backendProfiles(dir string) error {
 	ctx := context.Background()
-	sb := sandbox.New(sandbox.Config{VercelTokens: 9989, Latency: 25 * time.Millisecond})
+	sb := sandbox.New(sandbox.Config{Generate: map[string]int{"vercel": 9989}, Latency: 25 * time.Millisecond})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 	tmp, err := os.MkdirTemp("/tmp", "tokens-profile-")

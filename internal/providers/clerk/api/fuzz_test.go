@@ -18,7 +18,7 @@ import (
 
 func sandboxBodies(tb testing.TB) [][]byte {
 	tb.Helper()
-	sb := sandbox.New(sandbox.Config{ClerkRateLimit: -1})
+	sb := sandbox.New(sandbox.Config{Options: map[string]string{"clerk.rate_limit": "-1"}})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 	base := srv.URL + "/clerk/v1"

@@ -24,7 +24,7 @@ import (
 // body fault, and its error bodies; owns are tokens to look for in them.
 func sandboxBodies(tb testing.TB) (bodies [][]byte, owns []string) {
 	tb.Helper()
-	sb := sandbox.New(sandbox.Config{QueryServerUsers: 8})
+	sb := sandbox.New(sandbox.Config{Generate: map[string]int{"query_server": 8}})
 	var dev string
 	for _, t := range sb.QueryServerUserTokens() {
 		if t.ID == 2 {
@@ -204,7 +204,7 @@ func FuzzDecodeUserTokens(f *testing.F) {
 
 // FuzzExpiry: ExpiresAt and Usable follow the server's rules for any pair of values.
 func FuzzExpiry(f *testing.F) {
-	sb := sandbox.New(sandbox.Config{QueryServerUsers: 14})
+	sb := sandbox.New(sandbox.Config{Generate: map[string]int{"query_server": 14}})
 	for _, r := range sb.QueryServerUserTokens() {
 		f.Add(r.ExpirationDate, r.UpdatedAt)
 	}

@@ -42,7 +42,7 @@ func tokenOf(sb *sandbox.Sandbox, email string) string {
 }
 
 func TestUserTokensMatchTheServerWithoutSecrets(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{QueryServerUsers: 9})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{Generate: map[string]int{"query_server": 9}})
 	got, err := newTestClient(t, u, sb.QueryServerAdminToken()).UserTokens(context.Background())
 	if err != nil {
 		t.Fatal(err)

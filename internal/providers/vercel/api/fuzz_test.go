@@ -33,7 +33,7 @@ func sandboxBodies(tb testing.TB) [][]byte {
 	tb.Helper()
 	var out [][]byte
 	for _, mode := range cursorModes {
-		sb := sandbox.New(sandbox.Config{VercelCursor: mode, VercelTokens: 12})
+		sb := sandbox.New(sandbox.Config{Generate: map[string]int{"vercel": 12}, Options: map[string]string{"vercel.cursor": mode}})
 		srv := httptest.NewServer(sb)
 		auth := "Bearer " + sb.VercelToken()
 		get := func(path string) []byte {

@@ -61,7 +61,7 @@ func TestTokensWalksEveryTokenOnceInEachCursorMode(t *testing.T) {
 		for _, ahead := range []int{0, 2} {
 			t.Run(fmt.Sprintf("%s/ahead=%d", mode, ahead), func(t *testing.T) {
 				t.Parallel()
-				sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 239, VercelCursor: mode})
+				sb, u := testkit.StartSandbox(t, sandbox.Config{Generate: map[string]int{"vercel": 239}, Options: map[string]string{"vercel.cursor": mode}})
 				got, err := walk(newTestClient(t, sb.VercelToken(), u), ListOptions{Ahead: ahead})
 				if err != nil {
 					t.Fatal(err)
@@ -83,7 +83,7 @@ func TestTokensWalksEveryTokenOnceInEachCursorMode(t *testing.T) {
 }
 
 func TestPageSizeIsAskedBeforeEachPage(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 109})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{Generate: map[string]int{"vercel": 109}})
 	sizes := []int{5, 250, 0}
 	var asked int
 	got, err := walk(newTestClient(t, sb.VercelToken(), u), ListOptions{PageSize: func() int {
@@ -106,7 +106,7 @@ func TestPageSizeIsAskedBeforeEachPage(t *testing.T) {
 }
 
 func TestBeforeNextRunsBetweenPagesAndCanStop(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 289})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{Generate: map[string]int{"vercel": 289}})
 	var calls atomic.Int32
 	stop := errors.New("enough")
 	got, err := walk(newTestClient(t, sb.VercelToken(), u), ListOptions{Ahead: 2, BeforeNext: func(context.Context) error {
@@ -123,7 +123,7 @@ func TestBeforeNextRunsBetweenPagesAndCanStop(t *testing.T) {
 // Breaking out of the loop stops the fetcher, and no request follows: under -race
 // this is the check that the fetcher and the consumer share nothing unguarded.
 func TestBreakingOutStopsTheFetcher(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 989, Latency: 5 * time.Millisecond})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{Generate: map[string]int{"vercel": 989}, Latency: 5 * time.Millisecond})
 	c := newTestClient(t, sb.VercelToken(), u)
 	for page, err := range c.Tokens(context.Background(), ListOptions{Ahead: 2}) {
 		if err != nil || len(page) != 100 {
@@ -140,7 +140,7 @@ func TestBreakingOutStopsTheFetcher(t *testing.T) {
 }
 
 func TestCancelledListingStops(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 989, Latency: 20 * time.Millisecond})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{Generate: map[string]int{"vercel": 989}, Latency: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	var err error
@@ -160,7 +160,7 @@ func TestLoopingCursorsStop(t *testing.T) {
 		"empty_page_with_next": "page 2 is empty but names a next page; stopping rather than looping",
 	} {
 		t.Run(kind, func(t *testing.T) {
-			sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 189})
+			sb, u := testkit.StartSandbox(t, sandbox.Config{Generate: map[string]int{"vercel": 189}})
 			sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Path: "/v6/user/tokens", After: 1, Kind: kind})
 			_, err := walk(newTestClient(t, sb.VercelToken(), u), ListOptions{})
 			e := testkit.AsUpstream(t, err)
@@ -172,7 +172,7 @@ func TestLoopingCursorsStop(t *testing.T) {
 }
 
 func TestOversizedPageIsTakenWhole(t *testing.T) {
-	sb, u := testkit.StartSandbox(t, sandbox.Config{VercelTokens: 389})
+	sb, u := testkit.StartSandbox(t, sandbox.Config{Generate: map[string]int{"vercel": 389}})
 	sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Path: "/v6/user/tokens", Kind: "oversized_page"})
 	got, err := walk(newTestClient(t, sb.VercelToken(), u), ListOptions{PageSize: func() int { return 50 }})
 	if err != nil || !slices.Equal(ids(got), sandboxIDs(sb)) {
