@@ -41,14 +41,15 @@ connection "tokens" {
   # allow_sign_in_token_create = false
   # allow_sign_in_token_revoke = false
 
-  # Creating, changing or revoking a Vercel or Query Server user token from SQL
-  # (table user_token_actions) is off until switched on here, one kind at a time
+  # Creating, changing, rotating or revoking a user token from SQL (table
+  # user_token_actions) is off until switched on here, one kind at a time
   # (deliberately no environment variable). With revoke on,
   #   select id, status from user_token_actions
   #   where action = 'revoke' and provider = 'vercel' and id = 'tok_...'
-  # revokes one. Only the Query Server's tokens can be changed. Default: false.
+  # revokes one. token_providers says which provider supports which. Default: false.
   # allow_user_token_create = false
   # allow_user_token_update = false
+  # allow_user_token_rotate = false
   # allow_user_token_revoke = false
 
   # ---- Requests ----

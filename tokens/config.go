@@ -20,13 +20,15 @@ var (
 	argAllowSignInRevoke = allowFlag("allow_sign_in_token_revoke", "let `sign_in_tokens` revoke tokens")
 	argAllowTokenCreate  = allowFlag("allow_user_token_create", "let `user_token_actions` create tokens")
 	argAllowTokenUpdate  = allowFlag("allow_user_token_update", "let `user_token_actions` change tokens")
+	argAllowTokenRotate  = allowFlag("allow_user_token_rotate", "let `user_token_actions` rotate tokens (a new secret replaces the old)")
 	argAllowTokenRevoke  = allowFlag("allow_user_token_revoke", "let `user_token_actions` revoke tokens")
 
 	// userTokenFlags switch each verb of user_token_actions on.
 	userTokenFlags = map[string]providers.Argument{"create": argAllowTokenCreate, "update": argAllowTokenUpdate,
-		"revoke": argAllowTokenRevoke}
+		"rotate": argAllowTokenRotate, "revoke": argAllowTokenRevoke}
 
-	flags        = []providers.Argument{argAllowSignInCreate, argAllowSignInRevoke, argAllowTokenCreate, argAllowTokenUpdate, argAllowTokenRevoke}
+	flags = []providers.Argument{argAllowSignInCreate, argAllowSignInRevoke, argAllowTokenCreate, argAllowTokenUpdate,
+		argAllowTokenRotate, argAllowTokenRevoke}
 	ownArguments = slices.Concat(flags, []providers.Argument{providers.ArgMaxRetries, providers.ArgRequestTimeout})
 )
 

@@ -29,6 +29,7 @@ var documentedArguments = []struct{ arg, env, def string }{
 	{"allow_sign_in_token_revoke", "", "`false`"},
 	{"allow_user_token_create", "", "`false`"},
 	{"allow_user_token_update", "", "`false`"},
+	{"allow_user_token_rotate", "", "`false`"},
 	{"allow_user_token_revoke", "", "`false`"},
 	{"max_retries", "TOKENS_MAX_RETRIES", "`5`"},
 	{"request_timeout", "TOKENS_REQUEST_TIMEOUT", "`30`"},

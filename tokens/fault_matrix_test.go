@@ -337,9 +337,18 @@ func TestReliabilityDocIsTheTests(t *testing.T) {
 
 func renderRequestCases() string {
 	var b strings.Builder
-	b.WriteString("| query | Vercel requests | Query Server requests | why |\n|---|---:|---:|---|\n")
+	providers := (&house{providers: registry}).feeding("user_tokens")
+	b.WriteString("| query |")
+	for _, p := range providers {
+		b.WriteString(" " + p.Title + " |")
+	}
+	b.WriteString(" why |\n|---|" + strings.Repeat("---:|", len(providers)) + "---|\n")
 	for _, tc := range requestCases() {
-		fmt.Fprintf(&b, "| %s | %d | %d | %s |\n", strings.ReplaceAll(tc.shape, "|", `\|`), tc.vercel, tc.qs, tc.why)
+		fmt.Fprintf(&b, "| %s |", strings.ReplaceAll(tc.shape, "|", `\|`))
+		for _, p := range providers {
+			fmt.Fprintf(&b, " %d |", tc.requests[p.Name])
+		}
+		fmt.Fprintf(&b, " %s |\n", tc.why)
 	}
 	b.WriteString("\nMeasured by `TestUserTokensRequestCounts` on an account of 250 Vercel tokens (three pages) and 6 Query Server tokens.\n")
 	return b.String()

@@ -122,6 +122,17 @@ func stringQuals(d *plugin.QueryData, column string) providers.Values[string] {
 	return setOf(quals(d, column), asString)
 }
 
+// rangeQuals reads a timestamp column's comparisons.
+func rangeQuals(d *plugin.QueryData, column string) providers.Range {
+	var r providers.Range
+	for _, q := range quals(d, column) {
+		if t, ok := asTime(q.value); ok {
+			r.Add(q.op, t)
+		}
+	}
+	return r
+}
+
 func int64Quals(d *plugin.QueryData, column string) providers.Values[int64] {
 	return setOf(quals(d, column), asInt64)
 }

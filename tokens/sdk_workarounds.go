@@ -7,6 +7,8 @@ package tokens
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,7 +50,10 @@ func settledList(f func(context.Context, *plugin.QueryData) error) plugin.Hydrat
 func claimFirstList(c *claims, d *plugin.QueryData, provider string) bool {
 	var key strings.Builder
 	key.WriteString(provider)
-	for _, col := range []string{"id", "team_id", "email"} {
+	for _, col := range slices.Sorted(maps.Keys(d.Quals)) {
+		if col == "provider" {
+			continue // the matrix item's, which the SDK writes over
+		}
 		for _, q := range quals(d, col) {
 			fmt.Fprintf(&key, "|%s %s %v", col, q.op, q.value)
 		}

@@ -34,6 +34,8 @@ func (h *house) tableUserTokenActions() *plugin.Table {
 				"Required: "+h.names(providers.UserTokens)+"."),
 			column("id", proto.ColumnType_STRING, func(r *r) any { return opt(r.ID) },
 				"The token to act on, where the provider names tokens by id; otherwise the id of the token acted on, as user_tokens shows it."),
+			column("new_id", proto.ColumnType_STRING, func(r *r) any { return opt(r.NewID) },
+				"A rotation's new token, which replaced the token id names; null otherwise."),
 			column("email", proto.ColumnType_STRING, func(r *r) any { return opt(r.Email) },
 				"The user whose token to act on, where the provider names tokens by their owner's email."),
 			column("name", proto.ColumnType_STRING, func(r *r) any { return opt(r.Name) },
@@ -59,7 +61,7 @@ func (h *house) tableUserTokenActions() *plugin.Table {
 }
 
 // verbs are the actions user_token_actions knows, in the order the usage shows them.
-var verbs = []string{"create", "update", "revoke"}
+var verbs = []string{"create", "update", "rotate", "revoke"}
 
 // actionMatrix runs the list for the providers; a provider condition naming none of
 // them gets a list of its own, so that the query is told instead of answered with
@@ -113,9 +115,8 @@ func (h *house) listUserTokenActions(ctx context.Context, d *plugin.QueryData) e
 	}
 	form := p.Form(verb)
 	in.allowed = append([]string{"action", "provider", "status", "sp_connection_name", form.Target}, form.Options...)
-	in.creating = verb == "create"
 	if form.Secret != "" {
-		in.secrets = []string{form.Secret}
+		in.creating, in.secrets = true, []string{form.Secret}
 	}
 	if err := in.check(d); err != nil {
 		return err

@@ -27,6 +27,9 @@ func (h *house) tableUserTokens() *plugin.Table {
 				{Name: "id", Require: plugin.Optional, Operators: []string{"="}},
 				{Name: "team_id", Require: plugin.Optional, Operators: []string{"="}},
 				{Name: "email", Require: plugin.Optional, Operators: []string{"="}},
+				{Name: "active", Require: plugin.Optional, Operators: []string{"="}},
+				{Name: "created_at", Require: plugin.Optional, Operators: comparisons},
+				{Name: "last_used_at", Require: plugin.Optional, Operators: comparisons},
 			},
 		},
 		Columns: []*plugin.Column{
@@ -74,9 +77,15 @@ func (h *house) tableUserTokens() *plugin.Table {
 				"When the provider found the token's secret exposed in public."),
 			column("leaked_url", proto.ColumnType_STRING, func(r *r) any { return opt(r.LeakedURL) },
 				"Where the provider found the token's secret exposed."),
+			column("network", proto.ColumnType_JSON, func(r *r) any { return r.Network },
+				"Where the token may be used from, as the provider states it; null where the provider has no such limit (token_providers.restricts_network)."),
 		},
 	}
 }
+
+// comparisons are the operators a timestamp key column takes: a provider may ask its
+// upstream for a looser range, and every row is checked against the exact one.
+var comparisons = []string{">", ">=", "<", "<="}
 
 // listUserTokens is one provider's list call of a scan.
 func (h *house) listUserTokens(ctx context.Context, d *plugin.QueryData) error {

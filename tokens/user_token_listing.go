@@ -22,12 +22,19 @@ func newTokenQuery(d *plugin.QueryData) *tokenQuery {
 		// The SDK replaces the provider condition with the matrix item's: read the query's own.
 		providers: setOf(unsafeQuals(d, "provider"), asString),
 		Query: providers.Query{
-			IDs:     stringQuals(d, "id"),
-			TeamIDs: stringQuals(d, "team_id"),
-			Emails:  stringQuals(d, "email"),
-			Limited: d.QueryContext.Limit != nil,
-			Now:     time.Now(),
+			IDs:        stringQuals(d, "id"),
+			TeamIDs:    stringQuals(d, "team_id"),
+			Emails:     stringQuals(d, "email"),
+			Active:     setOf(quals(d, "active"), asBool),
+			CreatedAt:  rangeQuals(d, "created_at"),
+			LastUsedAt: rangeQuals(d, "last_used_at"),
+			Columns:    map[string]bool{},
+			Limited:    d.QueryContext.Limit != nil,
+			Now:        time.Now(),
 		},
+	}
+	for _, c := range d.QueryContext.Columns {
+		q.Columns[c] = true
 	}
 	q.NeedOwners = q.Emails.Constrained || wants(d, "email", "title", "owner_active")
 	q.NeedCurrent = wants(d, "is_current")

@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -27,6 +28,7 @@ var expectedUserTokenColumns = []struct {
 	{"created_at", proto.ColumnType_TIMESTAMP}, {"updated_at", proto.ColumnType_TIMESTAMP},
 	{"expires_at", proto.ColumnType_TIMESTAMP}, {"last_used_at", proto.ColumnType_TIMESTAMP},
 	{"revoked_at", proto.ColumnType_TIMESTAMP}, {"leaked_at", proto.ColumnType_TIMESTAMP}, {"leaked_url", proto.ColumnType_STRING},
+	{"network", proto.ColumnType_JSON},
 }
 
 func TestUserTokensSchema(t *testing.T) {
@@ -63,7 +65,7 @@ func TestUserTokensSchema(t *testing.T) {
 			keys = append(keys, k.Name+" "+strings.Join(k.Operators, ","))
 		}
 	}
-	if !slices.Equal(keys, []string{"provider =", "id =", "team_id =", "email ="}) {
+	if !slices.Equal(keys, []string{"provider =", "id =", "team_id =", "email =", "active =", "created_at >,>=,<,<=", "last_used_at >,>=,<,<="}) {
 		t.Fatalf("list key columns %v", keys)
 	}
 }
@@ -207,12 +209,16 @@ func (e *env) counts() requestCounts {
 // requestCase is a query shape and the requests it costs: the table in
 // docs/tables/user_tokens.md is generated from these (TestReliabilityDocIsTheTests).
 type requestCase struct {
-	shape  string // as the doc shows it
-	q      query
-	vercel int // every Vercel request
-	qs     int // every Query Server request
-	rows   int
-	why    string
+	shape    string // as the doc shows it
+	q        query
+	requests map[string]int // every request to each provider (none when missing)
+	rows     int
+	why      string
+}
+
+// vq is a requestCase's requests to Vercel and the Query Server, none to the others.
+func vq(vercel, queryServer int) map[string]int {
+	return map[string]int{"vercel": vercel, "query_server": queryServer}
 }
 
 // requestCases run on the audit estate plus 239 generated Vercel tokens: 250 in all,
@@ -222,34 +228,34 @@ func requestCases() []requestCase {
 		return query{table: "user_tokens", columns: cols, quals: quals, limit: limit}
 	}
 	return []requestCase{
-		{"`provider = 'vercel'`", ut([]string{"id", "name"}, map[string]any{"provider": "vercel"}, 0), 3, 0, 250,
+		{"`provider = 'vercel'`", ut([]string{"id", "name"}, map[string]any{"provider": "vercel"}, 0), vq(3, 0), 250,
 			"every page of the Vercel list (100 tokens each), never the Query Server"},
-		{"`provider = 'query_server'`", ut([]string{"id"}, map[string]any{"provider": "query_server"}, 0), 0, 1, 6,
+		{"`provider = 'query_server'`", ut([]string{"id"}, map[string]any{"provider": "query_server"}, 0), vq(0, 1), 6,
 			"one request; no users are read when no email is asked for"},
-		{"`provider = 'query_server'`, selecting `email`", ut([]string{"id", "email"}, map[string]any{"provider": "query_server"}, 0), 0, 2, 6,
+		{"`provider = 'query_server'`, selecting `email`", ut([]string{"id", "email"}, map[string]any{"provider": "query_server"}, 0), vq(0, 2), 6,
 			"the token list and the user list, in parallel"},
-		{"`id = '<a Vercel id>'`", ut([]string{"id", "name"}, map[string]any{"id": "tok_L3ak3dK3yGh4Jk5Lm6N"}, 0), 1, 0, 1,
+		{"`id = '<a Vercel id>'`", ut([]string{"id", "name"}, map[string]any{"id": "tok_L3ak3dK3yGh4Jk5Lm6N"}, 0), vq(1, 0), 1,
 			"one GET of that token; an id that is not a decimal number cannot be a Query Server row"},
-		{"`id = '3'`", ut([]string{"id", "provider"}, map[string]any{"id": "3"}, 0), 1, 1, 1,
+		{"`id = '3'`", ut([]string{"id", "provider"}, map[string]any{"id": "3"}, 0), vq(1, 1), 1,
 			"Vercel is asked for token 3 (it answers 404), the Query Server lists its tokens"},
-		{"`id in ('<a>', '<b>')` on Vercel", ut([]string{"id"}, map[string]any{"provider": "vercel", "id": []string{"tok_L3ak3dK3yGh4Jk5Lm6N", "tok_Rayc4stM1n1mal0K3y"}}, 0), 2, 0, 2,
+		{"`id in ('<a>', '<b>')` on Vercel", ut([]string{"id"}, map[string]any{"provider": "vercel", "id": []string{"tok_L3ak3dK3yGh4Jk5Lm6N", "tok_Rayc4stM1n1mal0K3y"}}, 0), vq(2, 0), 2,
 			"one GET per id"},
-		{"`id = 'a/b'` (no token can have it)", ut([]string{"id"}, map[string]any{"id": "a/b"}, 0), 0, 0, 0,
+		{"`id = 'a/b'` (no token can have it)", ut([]string{"id"}, map[string]any{"id": "a/b"}, 0), vq(0, 0), 0,
 			"no request: it is neither a Vercel token id nor a Query Server row id"},
-		{"`team_id = '<team>'`", ut([]string{"id", "team_id"}, map[string]any{"team_id": sandbox.TeamAnalytics}, 0), 3, 0, 2,
+		{"`team_id = '<team>'`", ut([]string{"id", "team_id"}, map[string]any{"team_id": sandbox.TeamAnalytics}, 0), vq(3, 0), 2,
 			"every Vercel page (Vercel has no team filter), never the Query Server (its tokens have no team)"},
-		{"`email = '<the Vercel account's>' and provider = 'vercel'`", ut([]string{"id", "email"}, map[string]any{"email": "ada@example.com", "provider": "vercel"}, 0), 4, 0, 250,
+		{"`email = '<the Vercel account's>' and provider = 'vercel'`", ut([]string{"id", "email"}, map[string]any{"email": "ada@example.com", "provider": "vercel"}, 0), vq(4, 0), 250,
 			"every page, and the account (/v2/user) once per connection"},
-		{"`email = '<a Query Server user's>'`", ut([]string{"id", "email"}, map[string]any{"email": "dev@example.com"}, 0), 2, 2, 1,
+		{"`email = '<a Query Server user's>'`", ut([]string{"id", "email"}, map[string]any{"email": "dev@example.com"}, 0), vq(2, 2), 1,
 			"the Query Server's tokens and users; Vercel's first page and its account, then no more pages once the account's email rules Vercel out"},
-		{"`provider in ('vercel', 'query_server')`", ut([]string{"id", "provider"}, map[string]any{"provider": []string{"vercel", "query_server"}}, 0), 3, 1, 256,
+		{"`provider in ('vercel', 'query_server')`", ut([]string{"id", "provider"}, map[string]any{"provider": []string{"vercel", "query_server"}}, 0), vq(3, 1), 256,
 			"each provider once"},
-		{"`provider = 'gitlab'`", ut([]string{"id"}, map[string]any{"provider": "gitlab"}, 0), 0, 0, 0, "no request"},
-		{"`limit 5`", ut([]string{"id"}, nil, 5), 1, 0, 5,
+		{"`provider = 'gitlab'`", ut([]string{"id"}, map[string]any{"provider": "gitlab"}, 0), vq(0, 0), 0, "no request"},
+		{"`limit 5`", ut([]string{"id"}, nil, 5), vq(1, 0), 5,
 			"one request: a page of 5 Vercel tokens fills the LIMIT, so the Query Server is never asked"},
-		{"`provider = 'vercel' limit 150`", ut([]string{"id"}, map[string]any{"provider": "vercel"}, 150), 2, 0, 150,
+		{"`provider = 'vercel' limit 150`", ut([]string{"id"}, map[string]any{"provider": "vercel"}, 150), vq(2, 0), 150,
 			"pages of 100 and 50: no request asks for more rows than the LIMIT still needs"},
-		{"`provider = 'query_server' limit 2`", ut([]string{"id", "email"}, map[string]any{"provider": "query_server"}, 2), 0, 2, 2,
+		{"`provider = 'query_server' limit 2`", ut([]string{"id", "email"}, map[string]any{"provider": "query_server"}, 2), vq(0, 2), 2,
 			"the Query Server has no paging: one list, and the users for the emails"},
 	}
 }
@@ -260,10 +266,16 @@ func TestUserTokensRequestCounts(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, sandbox.Config{Generate: map[string]int{"vercel": 239}})
 			rows := e.mustRun(tc.q)
-			c := e.counts()
-			if c.vercel != tc.vercel || c.qs != tc.qs || len(rows) != tc.rows {
-				t.Fatalf("Vercel %d requests (want %d), Query Server %d (want %d), %d rows (want %d): %s\n%v",
-					c.vercel, tc.vercel, c.qs, tc.qs, len(rows), tc.rows, tc.why, e.sb.Requests())
+			got := map[string]int{}
+			for _, p := range registry {
+				if n := e.sb.Count(p.Name, "", ""); n > 0 {
+					got[p.Name] = n
+				}
+			}
+			want := maps.Clone(tc.requests)
+			maps.DeleteFunc(want, func(_ string, n int) bool { return n == 0 })
+			if !maps.Equal(got, want) || len(rows) != tc.rows {
+				t.Fatalf("requests %v (want %v), %d rows (want %d): %s\n%v", got, want, len(rows), tc.rows, tc.why, e.sb.Requests())
 			}
 		})
 	}

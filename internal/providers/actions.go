@@ -12,7 +12,7 @@ type ActionForm struct {
 	Target  string   // the input naming what to act on; an IN list acts on each value
 	Options []string // other inputs, at most one value each
 	Status  string   // the outcome's status
-	Secret  string   // a column the query must select, the new secret being shown once ("" none)
+	Secret  string   // a column the query must select, a new secret being shown once ("" none)
 	Usage   string   // the conditions, as the usage text shows them
 }
 
@@ -54,6 +54,7 @@ type Undo struct {
 type ActionOutcome struct {
 	Action, Provider string
 	ID               *string
+	NewID            *string // a rotation's new token
 	Email            *string
 	Name             *string
 	TeamID           *string

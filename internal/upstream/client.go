@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,11 +28,12 @@ const (
 	defaultMaxBackoff   = 8 * time.Second
 )
 
-// Options configure a Client. Authorization is sent on every request and never logged.
+// Options configure a Client. The credential header is sent on every request and never logged.
 type Options struct {
 	Provider      string // display name used in errors and logs, e.g. "Vercel"
 	BaseURL       string // scheme, host and optional path prefix
-	Authorization string // full Authorization header value
+	Authorization string // the full value of the credential header
+	AuthHeader    string // the credential header's name: "Authorization" when empty
 	// Secrets are the raw credentials behind Authorization (the token without its
 	// "Bearer "): upstream text that echoes one is redacted whatever its shape.
 	Secrets      []string
@@ -53,6 +55,7 @@ type Client struct {
 	provider   string
 	base       *url.URL
 	auth       string
+	authHeader string
 	secrets    []string // exact values to redact: the header and the raw credentials
 	header     http.Header
 	maxWait    time.Duration
@@ -168,6 +171,7 @@ func New(o Options) (*Client, error) {
 		provider:   o.Provider,
 		base:       base,
 		auth:       o.Authorization,
+		authHeader: cmp.Or(o.AuthHeader, "Authorization"),
 		secrets:    append([]string{o.Authorization}, o.Secrets...),
 		header:     o.Header.Clone(),
 		maxWait:    orDuration(o.MaxWait, DefaultMaxWait),
@@ -251,7 +255,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		}
 	}
 	if c.auth != "" {
-		req.Header.Set("Authorization", c.auth)
+		req.Header.Set(c.authHeader, c.auth)
 	}
 	req.SetResponseHandler(st.readBody)
 
@@ -461,7 +465,9 @@ func isTimeout(err error) bool {
 }
 
 // serverWait is how long the upstream asked us to wait: Retry-After (seconds or a date),
-// else Vercel's X-RateLimit-Reset (epoch seconds) when nothing remains in the window.
+// else, on a 429, the time its rate-limit window resets (epoch seconds), in whichever
+// header the upstream names it: Vercel's X-RateLimit-Reset, GitLab's RateLimit-Reset
+// (GitLab sends 429s without Retry-After), Okta's X-Rate-Limit-Reset.
 func serverWait(resp *http.Response) (time.Duration, bool) {
 	if resp == nil {
 		return 0, false
@@ -475,7 +481,8 @@ func serverWait(resp *http.Response) (time.Duration, bool) {
 		}
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		if v := strings.TrimSpace(resp.Header.Get("X-RateLimit-Reset")); v != "" {
+		for _, h := range resetHeaders {
+			v := strings.TrimSpace(resp.Header.Get(h))
 			if epoch, err := strconv.ParseInt(v, 10, 64); err == nil && epoch > 0 && epoch < 1e11 {
 				// The reset is whole seconds; the window opens within the second after it.
 				return max(time.Until(time.Unix(epoch, 0)), 0), true
@@ -484,6 +491,9 @@ func serverWait(resp *http.Response) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// resetHeaders name the time a rate-limit window resets, in epoch seconds.
+var resetHeaders = []string{"X-RateLimit-Reset", "RateLimit-Reset", "X-Rate-Limit-Reset"}
 
 // minServerWait keeps a stale or zero reset time from turning retries into a tight loop.
 const minServerWait = 50 * time.Millisecond

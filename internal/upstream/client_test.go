@@ -131,25 +131,49 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}
 }
 
+// Vercel, GitLab and Okta each name the reset of their window in a header of their own.
 func TestRateLimitResetIsHonouredWithoutRetryAfter(t *testing.T) {
-	var first time.Time
-	var gap time.Duration
-	ts, _ := server(t, func(i int, w http.ResponseWriter, _ *http.Request) {
-		if i == 1 {
-			first = time.Now()
-			w.Header().Set("X-RateLimit-Remaining", "0")
-			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(2*time.Second).Unix(), 10))
-			w.WriteHeader(429)
-			return
-		}
-		gap = time.Since(first)
+	for _, header := range []string{"X-RateLimit-Reset", "RateLimit-Reset", "X-Rate-Limit-Reset"} {
+		t.Run(header, func(t *testing.T) {
+			t.Parallel()
+			var first time.Time
+			var gap time.Duration
+			ts, _ := server(t, func(i int, w http.ResponseWriter, _ *http.Request) {
+				if i == 1 {
+					first = time.Now()
+					w.Header().Set(header, strconv.FormatInt(time.Now().Add(2*time.Second).Unix(), 10))
+					w.WriteHeader(429)
+					return
+				}
+				gap = time.Since(first)
+				fmt.Fprint(w, `{}`)
+			})
+			if _, err := get(client(t, ts.URL)); err != nil {
+				t.Fatal(err)
+			}
+			if gap < time.Second {
+				t.Fatalf("retried after %s, before the reset", gap)
+			}
+		})
+	}
+}
+
+// A credential sent in another header than Authorization (GitLab's PRIVATE-TOKEN).
+func TestCredentialInItsOwnHeader(t *testing.T) {
+	var got http.Header
+	ts, _ := server(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
 		fmt.Fprint(w, `{}`)
 	})
-	if _, err := get(client(t, ts.URL)); err != nil {
+	c, err := New(Options{Provider: "GitLab", BaseURL: ts.URL, Authorization: "glpat-x", AuthHeader: "PRIVATE-TOKEN", Timeout: 5 * time.Second})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if gap < time.Second {
-		t.Fatalf("retried after %s, before the reset", gap)
+	if _, err := c.Do(context.Background(), Request{Method: "GET", Path: "/x", Idempotent: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Get("PRIVATE-TOKEN") != "glpat-x" || got.Get("Authorization") != "" {
+		t.Fatalf("headers %v", got)
 	}
 }
 

@@ -192,7 +192,7 @@ query "user_token_last_use" {
       end as type
     from
       user_tokens
-      join token_providers as p using (provider)
+      join (select provider, records_last_use, detects_leaks, has_read_only_tokens, limits_to_team from token_providers) as p using (provider)
     where
       provider = split_part($1, ':', 1)
       and id = substr($1, strpos($1, ':') + 1);
@@ -226,7 +226,7 @@ query "user_token_access" {
       end as type
     from
       user_tokens
-      join token_providers as p using (provider)
+      join (select provider, records_last_use, detects_leaks, has_read_only_tokens, limits_to_team from token_providers) as p using (provider)
     where
       provider = split_part($1, ':', 1)
       and id = substr($1, strpos($1, ':') + 1);
@@ -252,7 +252,7 @@ query "user_token_leak" {
       end as type
     from
       user_tokens
-      join token_providers as p using (provider)
+      join (select provider, records_last_use, detects_leaks, has_read_only_tokens, limits_to_team from token_providers) as p using (provider)
     where
       provider = split_part($1, ':', 1)
       and id = substr($1, strpos($1, ':') + 1);

@@ -138,7 +138,7 @@ query "user_token_owners" {
       bool_and(owner_active) as "Owner Active"
     from
       user_tokens
-      join token_providers as p using (provider)
+      join (select provider, records_last_use, detects_leaks, has_read_only_tokens, limits_to_team from token_providers) as p using (provider)
     group by
       provider,
       email

@@ -92,13 +92,13 @@ query "user_token_used_recently" {
         active,
         created_at,
         last_used_at,
-        p.title as provider_title,
+        p.provider_title,
         p.records_last_use,
         floor(extract(epoch from now() - created_at) / 86400)::int as age_days,
         floor(extract(epoch from now() - last_used_at) / 86400)::int as unused_days
       from
         user_tokens
-        join token_providers as p using (provider)
+        join (select provider, title as provider_title, records_last_use from token_providers) as p using (provider)
     )
     select
       provider || ':' || id as resource,
@@ -151,14 +151,14 @@ query "user_token_leaked_revoked" {
           || case when active is false then ' (no longer active, but revoke it anyway).' else '.' end
         when leaked_at is not null then ' leaked on ' || to_char(leaked_at at time zone 'UTC', 'YYYY-MM-DD')
           || ' and was revoked on ' || to_char(revoked_at at time zone 'UTC', 'YYYY-MM-DD') || '.'
-        when not p.detects_leaks then ': ' || p.title || ' does not detect leaked tokens.'
+        when not p.detects_leaks then ': ' || p.provider_title || ' does not detect leaked tokens.'
         else ' has no known leak.'
       end as reason,
       provider,
       email
     from
       user_tokens
-      join token_providers as p using (provider)
+      join (select provider, title as provider_title, detects_leaks from token_providers) as p using (provider)
     order by
       resource;
   EOQ
@@ -169,14 +169,14 @@ query "user_token_least_privilege" {
     with tokens as (
       select
         t.*,
-        p.title as provider_title,
+        p.provider_title,
         p.has_read_only_tokens,
         p.limits_to_team,
         -- scopes that name a team, where the provider's scope list has that shape
         jsonb_array_length(jsonb_path_query_array(coalesce(t.scopes, '[]'), 'lax $[*] ? (@.type == "team")')) as team_scopes
       from
         user_tokens as t
-        join token_providers as p using (provider)
+        join (select provider, title as provider_title, has_read_only_tokens, limits_to_team from token_providers) as p using (provider)
     )
     select
       provider || ':' || id as resource,
@@ -214,7 +214,7 @@ query "user_token_one_active_per_owner" {
       end as status,
       coalesce(email, 'An owner without an email') || ' has '
         || count(*) filter (where active is not false) || ' active '
-        || p.title
+        || p.provider_title
         || case when count(*) filter (where active is not false) = 1 then ' token' else ' tokens' end
         || coalesce(', the oldest created on ' || to_char(min(created_at) filter (where active is not false) at time zone 'UTC', 'YYYY-MM-DD'), '')
         || '.' as reason,
@@ -222,10 +222,10 @@ query "user_token_one_active_per_owner" {
       email
     from
       user_tokens
-      join token_providers as p using (provider)
+      join (select provider, title as provider_title from token_providers) as p using (provider)
     group by
       provider,
-      p.title,
+      p.provider_title,
       email
     order by
       resource;
@@ -288,12 +288,12 @@ query "user_token_connection_short_lived_read_only" {
         active,
         can_write,
         expires_at,
-        p.title as provider_title,
+        p.provider_title,
         p.has_read_only_tokens,
         floor(extract(epoch from expires_at - coalesce(created_at, now())) / 86400)::int as lifetime_days
       from
         user_tokens
-        join token_providers as p using (provider)
+        join (select provider, title as provider_title, has_read_only_tokens from token_providers) as p using (provider)
       where
         is_current
     )
@@ -346,7 +346,7 @@ query "user_token_owner_active" {
       coalesce(title, id) || case
         when owner_active is false and active is not false then ' is active, but its owner''s user account is deactivated.'
         when owner_active is false then ' belongs to a deactivated account and is not active.'
-        when not p.knows_owner_active then ': ' || p.title || ' does not say whether the owner is active.'
+        when not p.knows_owner_active then ': ' || p.provider_title || ' does not say whether the owner is active.'
         when owner_active is null then ': the owner''s account status is unknown.'
         else ' belongs to an active account.'
       end as reason,
@@ -354,7 +354,7 @@ query "user_token_owner_active" {
       email
     from
       user_tokens
-      join token_providers as p using (provider)
+      join (select provider, title as provider_title, knows_owner_active from token_providers) as p using (provider)
     order by
       resource;
   EOQ

@@ -100,7 +100,7 @@ func (s *source) ListTokens(ctx context.Context, q *providers.Query, rows provid
 		switch {
 		case !q.Limited:
 			opts.Ahead = 2 // the SDK's row buffer holds a page: keep requests off the rows' path
-		case !q.TeamIDs.Constrained:
+		case !q.FiltersRows():
 			// Under a LIMIT, ask for no more rows than it still needs when every row fetched is returned.
 			opts.PageSize = func() int { return int(min(rows.Remaining(), api.MaxPageSize)) }
 		}

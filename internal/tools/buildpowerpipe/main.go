@@ -6,9 +6,8 @@
 // release build would need the dashboard UI the module does not carry; the tests need
 // neither `powerpipe server` nor the UI. So: copy the exact module version out of the
 // module proxy and go build it with the version stamped in (unstamped, it panics: the
-// version must be semver). CGO is required (duckdb and sqlite are linked in).
-// Measured on 2 cores shared with other builds: cold 14 minutes wall (10 CPU-minutes);
-// from a warm Go build cache 1m17s; up to date about a second.
+// version must be semver). CGO is required (duckdb and sqlite are linked in). The
+// README says how long a cold build takes.
 package main
 
 import (

@@ -324,9 +324,8 @@ type fetched struct {
 }
 
 // fetch requests the next page. A page that names a fresh next cursor is left
-// undecoded, having been peeked at for its cursor: decoding a full page takes about
-// 0.3 ms here, which would otherwise delay the next request, the only thing on a
-// listing's critical path.
+// undecoded, having been peeked at for its cursor: decoding it here would delay the
+// next request, the only thing on a listing's critical path (CHANGELOG, v0.2.0).
 func (p *pager) fetch(ctx context.Context) fetched {
 	if p.pages > 0 && p.o.BeforeNext != nil {
 		if err := p.o.BeforeNext(ctx); err != nil {
