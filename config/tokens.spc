@@ -23,6 +23,21 @@ connection "tokens" {
   # query_server_url   = "https://query.example.com"
   # query_server_token = "eyJ..."
 
+  # ---- GitLab: personal, group, project and service-account tokens (table user_tokens) ----
+  # The instance's address (requests go to its /api/v4). Default: https://gitlab.com
+  # Can also be set with the GITLAB_URL environment variable.
+  # gitlab_url = "https://gitlab.example.com"
+
+  # A personal, group, project or service-account token with the read_api scope (api
+  # to revoke and rotate). An administrator's token lists every token of the instance;
+  # anyone else's lists their own. Can also be set with the GITLAB_TOKEN environment variable.
+  # gitlab_token = "glpat-..."
+
+  # For a token that is not an administrator's (a group owner on GitLab.com, say):
+  # groups (ids or full paths) whose group access tokens, and the project access tokens
+  # of every project under them, subgroups included, are listed too.
+  # gitlab_groups = ["acme", "acme/platform"]
+
   # ---- Clerk: sign-in tokens (table sign_in_tokens) ----
   # The instance's secret key (sk_live_... or sk_test_...), from the Clerk dashboard's API keys page.
   # Can also be set with the CLERK_SECRET_KEY environment variable.
@@ -78,6 +93,13 @@ connection "tokens" {
 #     fill_rate   = 50
 #     scope       = ["connection", "provider"]
 #     where       = "provider = 'query_server'"
+#   }
+#   # GitLab.com allows about 2,000 authenticated requests a minute.
+#   limiter "tokens_gitlab" {
+#     bucket_size = 30
+#     fill_rate   = 30
+#     scope       = ["connection", "provider"]
+#     where       = "provider = 'gitlab'"
 #   }
 #   # Clerk allows 100 requests per 10 s on development instances and 1000 on production ones.
 #   limiter "tokens_clerk" {

@@ -207,7 +207,7 @@ func TestActionRefusals(t *testing.T) {
 		{"no action", uta(map[string]any{"provider": "vercel", "id": "x"}, "id"), "give the action and the provider"},
 		{"no provider", uta(map[string]any{"action": "revoke", "id": "x"}, "id"), "give the action and the provider"},
 		{"two actions", uta(map[string]any{"action": []string{"create", "revoke"}, "provider": "vercel", "id": "x"}, "id"), "give one action and one provider"},
-		{"an unknown provider", uta(map[string]any{"action": "revoke", "provider": "gitlab", "id": "x"}, "id"), `provider "gitlab" is neither`},
+		{"an unknown provider", uta(map[string]any{"action": "revoke", "provider": "github", "id": "x"}, "id"), `provider "github" is not one of 'vercel', 'query_server' and 'gitlab'`},
 		{"an unknown action", uta(map[string]any{"action": "rename", "provider": "vercel", "id": "x"}, "id"), `action "rename" is not one of`},
 		{"a verb the provider lacks", uta(map[string]any{"action": "rotate", "provider": "vercel", "id": "x"}, "id"), "Vercel tokens cannot be rotated here"},
 		{"a Vercel update", uta(map[string]any{"action": "update", "provider": "vercel", "id": "x"}, "id"), "Vercel tokens cannot be changed"},

@@ -113,7 +113,7 @@ func expectedAuditRows(sb *sandbox.Sandbox) []row {
 			"updated_at": days(sb, created), "expires_at": expires, "last_used_at": nil, "revoked_at": nil,
 			"leaked_at": nil, "leaked_url": nil}
 	}
-	return []row{
+	return append([]row{
 		v(sandbox.CurrentVercelTokenID, "steampipe-audit", "oauth2-token", "manual", "vcp_", "Aud1t9", user(-200), nil, -200, -0.1, nil, nil, nil, nil, true, true),
 		v("tok_2CiD3pl0yEr7Qa9Zb1Xc", "ci-deployer", "oauth2-token", "manual", "vcp_", "Ci7Q2a", team(-100, sandbox.TeamPlatform), sandbox.TeamPlatform, -100, -1, d(20), nil, nil, nil, true, false),
 		v("tok_0ldM0n1t0r1ng4Lp8Kq", "old monitoring", "classic", "github", "vcp_", "M0n1t0", user(-400), nil, -400, -120, nil, nil, nil, nil, true, false),
@@ -132,6 +132,35 @@ func expectedAuditRows(sb *sandbox.Sandbox) []row {
 		qs("4", "expired@example.com", true, false, false, false, -33, d(-3)),
 		qs("5", "disabled@example.com", true, true, false, false, -20, d(100)),
 		qs("6", "former@example.com", false, true, true, false, -400, nil),
+	}, expectedGitLabRows(sb)...)
+}
+
+// expectedGitLabRows are the GitLab rows of the audit estate as its administrator sees
+// them, written out from internal/sandbox/gitlab.go.
+func expectedGitLabRows(sb *sandbox.Sandbox) []row {
+	date := func(n int) any { return sb.Now().AddDate(0, 0, n) }
+	d := func(n float64) any { return days(sb, n) }
+	bot := func(name string) string { return name + "@noreply.gitlab.example.com" }
+	g := func(id, name, email string, ownerActive bool, team any, typ string, scopes []any, canWrite, active, current bool,
+		created float64, used, expires any) row {
+		return row{"provider": "gitlab", "id": id, "name": name, "title": name, "email": email, "owner_active": ownerActive,
+			"team_id": team, "type": typ, "origin": nil, "scopes": scopes, "prefix": nil, "suffix": nil, "can_write": canWrite,
+			"active": active, "is_current": current, "created_at": days(sb, created), "updated_at": nil, "expires_at": expires,
+			"last_used_at": used, "revoked_at": nil, "leaked_at": nil, "leaked_url": nil, "network": nil}
+	}
+	api, read := []any{"api"}, func(s ...any) []any { return s }
+	return []row{
+		g("1", "steampipe-audit", "root@example.com", true, nil, "personal", api, true, true, true, -200, d(-0.1), date(165)),
+		g("2", "laptop", "alice@example.com", true, nil, "personal", api, true, true, false, -400, d(-1), nil),
+		g("3", "ci read", "alice@example.com", true, nil, "personal", read("read_api", "read_repository"), false, true, false, -30, d(-3), date(20)),
+		g("4", "old script", "alice@example.com", true, nil, "personal", api, true, false, false, -100, d(-90), date(100)),
+		g("5", "bob's automation", "bob@example.com", false, nil, "personal", api, true, true, false, -150, d(-60), date(200)),
+		g("6", "carol sync", "carol@example.com", false, nil, "personal", read("read_repository"), false, true, false, -50, nil, date(30)),
+		g("7", "deploy", bot("group_2_bot_a1b2c3"), true, "acme/platform", "group", read("read_registry", "write_registry"), true, true, false, -60, d(-2), date(60)),
+		g("8", "release", bot("project_10_bot_d4e5f6"), true, "acme/platform/api", "project", api, true, false, false, -100, d(-10), date(-3)),
+		g("9", "monitoring", bot("service_account_monitor"), true, nil, "service_account", read("read_api"), false, true, false, -10, nil, date(365)),
+		g("10", "not a bot", "group_99_bot_fake@example.com", true, nil, "personal", read("read_user"), false, true, false, -5, d(-1), date(30)),
+		g("11", "other deploy", bot("group_3_bot_g7h8i9"), true, "other", "group", api, true, true, false, -20, d(-1), date(40)),
 	}
 }
 
@@ -190,6 +219,7 @@ func TestUserTokensCleanEstate(t *testing.T) {
 	assertRows(t, rows, []row{
 		{"provider": "vercel", "id": sandbox.CurrentVercelTokenID, "active": true, "expires_at": days(e.sb, 60), "team_id": sandbox.TeamPlatform, "can_write": true, "is_current": true},
 		{"provider": "query_server", "id": "1", "active": true, "expires_at": days(e.sb, 60), "team_id": nil, "can_write": false, "is_current": true},
+		{"provider": "gitlab", "id": "1", "active": true, "expires_at": days(e.sb, 60), "team_id": nil, "can_write": false, "is_current": true},
 	})
 }
 
@@ -221,6 +251,18 @@ func vq(vercel, queryServer int) map[string]int {
 	return map[string]int{"vercel": vercel, "query_server": queryServer}
 }
 
+// sandboxDay is n days from the sandbox's reference time (the start of today, UTC).
+func sandboxDay(n int) time.Time { return time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, n) }
+
+// gl is a requestCase's requests to GitLab alone.
+func gl(n int) map[string]int { return map[string]int{"gitlab": n} }
+
+// plus adds a provider's requests to a requestCase's.
+func plus(m map[string]int, provider string, n int) map[string]int {
+	m[provider] = n
+	return m
+}
+
 // requestCases run on the audit estate plus 239 generated Vercel tokens: 250 in all,
 // three pages of 100.
 func requestCases() []requestCase {
@@ -236,21 +278,35 @@ func requestCases() []requestCase {
 			"the token list and the user list, in parallel"},
 		{"`id = '<a Vercel id>'`", ut([]string{"id", "name"}, map[string]any{"id": "tok_L3ak3dK3yGh4Jk5Lm6N"}, 0), vq(1, 0), 1,
 			"one GET of that token; an id that is not a decimal number cannot be a Query Server row"},
-		{"`id = '3'`", ut([]string{"id", "provider"}, map[string]any{"id": "3"}, 0), vq(1, 1), 1,
-			"Vercel is asked for token 3 (it answers 404), the Query Server lists its tokens"},
+		{"`id = '3'`", ut([]string{"id", "provider"}, map[string]any{"id": "3"}, 0), plus(vq(1, 1), "gitlab", 1), 2,
+			"Vercel is asked for token 3 (it answers 404), the Query Server lists its tokens, GitLab is asked for token 3"},
 		{"`id in ('<a>', '<b>')` on Vercel", ut([]string{"id"}, map[string]any{"provider": "vercel", "id": []string{"tok_L3ak3dK3yGh4Jk5Lm6N", "tok_Rayc4stM1n1mal0K3y"}}, 0), vq(2, 0), 2,
 			"one GET per id"},
 		{"`id = 'a/b'` (no token can have it)", ut([]string{"id"}, map[string]any{"id": "a/b"}, 0), vq(0, 0), 0,
 			"no request: it is neither a Vercel token id nor a Query Server row id"},
-		{"`team_id = '<team>'`", ut([]string{"id", "team_id"}, map[string]any{"team_id": sandbox.TeamAnalytics}, 0), vq(3, 0), 2,
-			"every Vercel page (Vercel has no team filter), never the Query Server (its tokens have no team)"},
+		{"`team_id = '<team>'`", ut([]string{"id", "team_id"}, map[string]any{"team_id": sandbox.TeamAnalytics}, 0), plus(vq(3, 0), "gitlab", 3), 2,
+			"every Vercel page (Vercel has no team filter), never the Query Server (its tokens have no team); GitLab's caller and whether the team is a group or a project it shows (no)"},
 		{"`email = '<the Vercel account's>' and provider = 'vercel'`", ut([]string{"id", "email"}, map[string]any{"email": "ada@example.com", "provider": "vercel"}, 0), vq(4, 0), 250,
 			"every page, and the account (/v2/user) once per connection"},
-		{"`email = '<a Query Server user's>'`", ut([]string{"id", "email"}, map[string]any{"email": "dev@example.com"}, 0), vq(2, 2), 1,
-			"the Query Server's tokens and users; Vercel's first page and its account, then no more pages once the account's email rules Vercel out"},
+		{"`email = '<a Query Server user's>'`", ut([]string{"id", "email"}, map[string]any{"email": "dev@example.com"}, 0), plus(vq(2, 2), "gitlab", 2), 1,
+			"the Query Server's tokens and users; Vercel's first page and its account, then no more pages once the account's email rules Vercel out; GitLab's caller and its users with that email (none)"},
 		{"`provider in ('vercel', 'query_server')`", ut([]string{"id", "provider"}, map[string]any{"provider": []string{"vercel", "query_server"}}, 0), vq(3, 1), 256,
 			"each provider once"},
-		{"`provider = 'gitlab'`", ut([]string{"id"}, map[string]any{"provider": "gitlab"}, 0), vq(0, 0), 0, "no request"},
+		{"`provider = 'github'`", ut([]string{"id"}, map[string]any{"provider": "github"}, 0), vq(0, 0), 0, "no request: no such provider"},
+		{"`provider = 'gitlab'`", ut([]string{"id", "name"}, map[string]any{"provider": "gitlab"}, 0), gl(1), 11,
+			"one page of GitLab's personal access tokens (an administrator sees every one); no owner is looked up when no owner column is asked for"},
+		{"`provider = 'gitlab'`, selecting `email`, `owner_active`, `type`, `team_id`", ut([]string{"id", "email", "owner_active", "type", "team_id"}, map[string]any{"provider": "gitlab"}, 0), gl(17), 11,
+			"the caller and the page, then each owner once (8 users; the caller's own come with it), each bot's memberships (4) and each group's or project's path (3)"},
+		{"`provider = 'gitlab' and id = '7'`", ut([]string{"id", "name"}, map[string]any{"provider": "gitlab", "id": "7"}, 0), gl(1), 1,
+			"one GET of that token; an id that is not a decimal number costs none"},
+		{"`provider = 'gitlab' and email = '<a user's>'`", ut([]string{"id", "email"}, map[string]any{"provider": "gitlab", "email": "alice@example.com"}, 0), gl(4), 3,
+			"the caller, the users with that email, one page filtered by their user_id, and that user"},
+		{"`provider = 'gitlab' and active`", ut([]string{"id"}, map[string]any{"provider": "gitlab", "active": true}, 0), gl(1), 9,
+			"one page, filtered by GitLab (state=active)"},
+		{"`provider = 'gitlab' and created_at > <60 days ago>`", ut([]string{"id"}, map[string]any{"provider": "gitlab", "created_at": op{">", sandboxDay(-60)}}, 0), gl(1), 5,
+			"one page, filtered by GitLab (created_after, a second wider: the rows are checked against the exact bound)"},
+		{"`provider = 'gitlab' limit 5`", ut([]string{"id"}, map[string]any{"provider": "gitlab"}, 5), gl(1), 5,
+			"one page of 5: no request asks for more rows than the LIMIT still needs"},
 		{"`limit 5`", ut([]string{"id"}, nil, 5), vq(1, 0), 5,
 			"one request: a page of 5 Vercel tokens fills the LIMIT, so the Query Server is never asked"},
 		{"`provider = 'vercel' limit 150`", ut([]string{"id"}, map[string]any{"provider": "vercel"}, 150), vq(2, 0), 150,
@@ -327,7 +383,7 @@ func TestThrottlingMidListingIsRetried(t *testing.T) {
 	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Path: "/v6/user/tokens", After: 2, Times: 2, Kind: "status", Status: 429, RetryAfter: "0"})
 	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderQueryServer, Path: "/_/user/token", Times: 1, Kind: "status", Status: 503})
 	rows := e.mustRun(query{table: "user_tokens", columns: []string{"id", "provider"}})
-	if len(rows) != 400+6 {
+	if len(rows) != 400+6+11 {
 		t.Fatalf("%d rows after throttling", len(rows))
 	}
 	if n := e.counts().vercelList; n != 4+2 {
