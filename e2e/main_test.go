@@ -41,7 +41,7 @@ var (
 func servers() map[string]string {
 	base := func(extra map[string]string) string { return string(sb.ConnectionConfig(sbURL, extra)) }
 	allow := map[string]string{"allow_sign_in_token_create": "true", "allow_sign_in_token_revoke": "true",
-		"allow_user_token_create": "true", "allow_user_token_update": "true", "allow_user_token_revoke": "true"}
+		"allow_user_token_create": "true", "allow_user_token_update": "true", "allow_user_token_rotate": "true", "allow_user_token_revoke": "true"}
 	m := map[string]string{
 		"tokens":      base(allow),
 		"flags_off":   base(nil),

@@ -82,11 +82,55 @@ var (
 				t.Fatalf("want the token revoked: rows %v", rows)
 			}
 		}}
-	listings = []*target{vercelList, queryServerList}
-	creates  = []*target{clerkCreate, vercelCreate}
-	revokes  = []*target{clerkRevoke, vercelRevoke, queryServerRevoke}
-	all      = []*target{vercelList, queryServerList, clerkCreate, clerkRevoke, vercelCreate, vercelRevoke, queryServerRevoke}
+	gitlabList = &target{name: "GitLab list", provider: sandbox.ProviderGitLab, method: "GET", path: "/api/v4/personal_access_tokens",
+		run: func(e *env) ([]row, error) {
+			return e.run(query{table: "user_tokens", columns: []string{"id", "name"}, quals: map[string]any{"provider": "gitlab"}})
+		},
+		complete: func(t *testing.T, e *env, rows []row) {
+			// every token that existed when the listing began, each once (a fault may add one)
+			n := 0
+			for _, tok := range e.sb.GitLabTokens() {
+				if !strings.HasPrefix(tok.Name, "created during the listing") {
+					n++
+				}
+			}
+			sameIDs(t, rows, n)
+		}}
+	gitlabRevoke = &target{name: "GitLab revoke", provider: sandbox.ProviderGitLab, method: "DELETE", path: "/api/v4/personal_access_tokens/10",
+		run: func(e *env) ([]row, error) {
+			return e.run(uta(map[string]any{"action": "revoke", "provider": "gitlab", "id": "10"}, "id", "status"))
+		},
+		complete: func(t *testing.T, e *env, rows []row) {
+			if len(rows) != 1 || rows[0]["status"] != "revoked" || !gitlabToken(e.sb, 10).Revoked {
+				t.Fatalf("want the token revoked: rows %v", rows)
+			}
+		}}
+	gitlabRotate = &target{name: "GitLab rotate", provider: sandbox.ProviderGitLab, method: "POST", path: "/api/v4/personal_access_tokens/3/rotate",
+		run: func(e *env) ([]row, error) {
+			return e.run(uta(map[string]any{"action": "rotate", "provider": "gitlab", "id": "3"}, "id", "new_id", "token"))
+		},
+		complete: func(t *testing.T, e *env, rows []row) {
+			tokens := e.sb.GitLabTokens()
+			if len(rows) != 1 || len(tokens) != 12 || rows[0]["new_id"] != "12" || !gitlabToken(e.sb, 3).Revoked || gitlabToken(e.sb, 12).Revoked {
+				t.Fatalf("want one rotation, token 3 revoked and 12 its successor: rows %v", rows)
+			}
+		}}
+	listings = []*target{vercelList, queryServerList, gitlabList}
+	creates  = []*target{clerkCreate, vercelCreate, gitlabRotate}
+	revokes  = []*target{clerkRevoke, vercelRevoke, queryServerRevoke, gitlabRevoke}
+	all      = []*target{vercelList, queryServerList, gitlabList, clerkCreate, clerkRevoke, vercelCreate, vercelRevoke, queryServerRevoke,
+		gitlabRevoke, gitlabRotate}
 )
+
+// gitlabToken is one of the sandbox's GitLab tokens, by id.
+func gitlabToken(sb *sandbox.Sandbox, id int64) sandbox.GitLabToken {
+	for _, t := range sb.GitLabTokens() {
+		if t.ID == id {
+			return t
+		}
+	}
+	return sandbox.GitLabToken{}
+}
 
 func sameIDs(t *testing.T, rows []row, want int) {
 	t.Helper()
@@ -126,29 +170,36 @@ func done(tg *target) string {
 	switch {
 	case contains([]string{clerkCreate.name, vercelCreate.name}, tg.name):
 		return "the token is created, once"
-	case contains([]string{clerkRevoke.name, vercelRevoke.name, queryServerRevoke.name}, tg.name):
+	case tg == gitlabRotate:
+		return "the token is rotated, once"
+	case contains([]string{clerkRevoke.name, vercelRevoke.name, queryServerRevoke.name, gitlabRevoke.name}, tg.name):
 		return "the token is revoked"
 	}
 	return "every row"
 }
 
-func isCreate(tg *target) bool { return tg == clerkCreate || tg == vercelCreate }
+// isCreate: an action that makes a new secret, never repeated unless the provider certainly did not act.
+func isCreate(tg *target) bool { return tg == clerkCreate || tg == vercelCreate || tg == gitlabRotate }
 
 // mayExist is what the error says when a create may have happened.
 func mayExist(tg *target) string {
-	if tg == clerkCreate {
+	switch tg {
+	case clerkCreate:
 		return "Clerk may have created the token anyway"
+	case gitlabRotate:
+		return "GitLab may have rotated token 3 anyway"
 	}
 	return "Vercel may have created the token anyway"
 }
 
 var credentialArg = map[*target]string{vercelList: "vercel_api_token", queryServerList: "query_server_token", clerkCreate: "clerk_secret_key",
-	clerkRevoke: "clerk_secret_key", vercelCreate: "vercel_api_token", vercelRevoke: "vercel_api_token", queryServerRevoke: "query_server_token"}
+	clerkRevoke: "clerk_secret_key", vercelCreate: "vercel_api_token", vercelRevoke: "vercel_api_token", queryServerRevoke: "query_server_token",
+	gitlabList: "gitlab_token", gitlabRevoke: "gitlab_token", gitlabRotate: "gitlab_token"}
 
 var matrix = []matrixCase{
 	{fault: "429 with Retry-After, once", targets: all, inject: sandbox.Fault{Kind: "status", Status: 429, RetryAfter: "1", Times: 1},
 		want: func(tg *target) expect { return completes(done(tg)+", after the wait asked for", 2) }},
-	{fault: "429 with only X-RateLimit-Reset, once", targets: []*target{vercelList}, inject: sandbox.Fault{Kind: "status", Status: 429, Times: 1},
+	{fault: "429 without Retry-After (the reset header only), once", targets: []*target{vercelList, gitlabList}, inject: sandbox.Fault{Kind: "status", Status: 429, Times: 1},
 		want: func(tg *target) expect { return completes("every row, after waiting for the reset", 2) }},
 	{fault: "429 forever", targets: []*target{vercelList, queryServerList, clerkCreate}, config: []string{"max_retries = 2"},
 		inject: sandbox.Fault{Kind: "status", Status: 429, RetryAfter: "0"},
@@ -171,11 +222,15 @@ var matrix = []matrixCase{
 		want: func(tg *target) expect {
 			return completes(done(tg)+", on the second attempt (503: nothing was done)", 2)
 		}},
-	{fault: "502 after the provider acted", targets: []*target{vercelCreate, vercelRevoke, queryServerRevoke}, inject: sandbox.Fault{Kind: "acted_then_status", Status: 502, Times: 1},
+	{fault: "502 after the provider acted", targets: []*target{vercelCreate, vercelRevoke, queryServerRevoke, gitlabRevoke, gitlabRotate}, inject: sandbox.Fault{Kind: "acted_then_status", Status: 502, Times: 1},
 		want: func(tg *target) expect {
-			if tg == vercelCreate {
+			switch tg {
+			case vercelCreate:
 				return fails("not repeated; says how to find the token that may exist", 1, "502 Bad Gateway", mayExist(tg),
 					"select id, created_at from user_tokens where provider = 'vercel' and name = 'made by the matrix'")
+			case gitlabRotate:
+				return fails("not repeated; says the old token is revoked and how to find its successor", 1, "502 Bad Gateway", mayExist(tg),
+					"select id, created_at from user_tokens where provider = 'gitlab' and name = 'ci read'")
 			}
 			return completes("the token is revoked: the repeat finds it gone, which the first attempt did", 2)
 		}},
@@ -204,7 +259,7 @@ var matrix = []matrixCase{
 					"Raise request_timeout (or TOKENS_REQUEST_TIMEOUT) (now 300ms)", mayExist(tg))
 			}
 			return fails("names request_timeout and the base URL", 2, "no answer within the request timeout",
-				"Raise request_timeout (or TOKENS_REQUEST_TIMEOUT) (now 300ms)", map[*target]string{vercelList: "vercel_base_url", queryServerList: "query_server_url"}[tg])
+				"Raise request_timeout (or TOKENS_REQUEST_TIMEOUT) (now 300ms)", map[*target]string{vercelList: "vercel_base_url", queryServerList: "query_server_url", gitlabList: "gitlab_url"}[tg])
 		}},
 	{fault: "answer cut off mid-body, once", targets: all, inject: sandbox.Fault{Kind: "truncate", Times: 1},
 		want: func(tg *target) expect {
@@ -214,15 +269,18 @@ var matrix = []matrixCase{
 			case tg == vercelCreate:
 				return fails("not repeated; says how to find the token whose secret was lost", 1, "Vercel created the token (it answered 200) but its answer, with the secret, was cut off",
 					"select id, created_at from user_tokens where provider = 'vercel' and name = 'made by the matrix'")
-			case contains([]string{clerkRevoke.name, vercelRevoke.name, queryServerRevoke.name}, tg.name):
-				return completes("the token is revoked: the 200 confirms it, and it is not repeated", 1)
+			case tg == gitlabRotate:
+				return fails("not repeated; says the old token is revoked and how to find its successor", 1, "GitLab rotated token 3 (it answered 200) but its answer, with the new secret, was cut off",
+					"select id, created_at from user_tokens where provider = 'gitlab' and name = 'ci read'")
+			case contains([]string{clerkRevoke.name, vercelRevoke.name, queryServerRevoke.name, gitlabRevoke.name}, tg.name):
+				return completes("the token is revoked: the 2xx confirms it, and it is not repeated", 1)
 			}
 			return completes("every row", 2)
 		}},
 	{fault: "empty body", targets: listings, inject: sandbox.Fault{Kind: "empty"},
 		want: func(tg *target) expect {
 			return fails("says the body was empty and names the base URL", 1, "answered 200 with an empty body instead of JSON",
-				map[*target]string{vercelList: "Check vercel_base_url", queryServerList: "Check query_server_url"}[tg])
+				map[*target]string{vercelList: "Check vercel_base_url", queryServerList: "Check query_server_url", gitlabList: "Check gitlab_url"}[tg])
 		}},
 	{fault: "pagination repeats a cursor", targets: []*target{vercelList}, sbc: sandbox.Config{Generate: map[string]int{"vercel": 239}}, inject: sandbox.Fault{Kind: "repeat_cursor", After: 1},
 		want: func(tg *target) expect {
@@ -234,13 +292,22 @@ var matrix = []matrixCase{
 		}},
 	{fault: "a page far larger than asked for", targets: []*target{vercelList}, sbc: sandbox.Config{Generate: map[string]int{"vercel": 439}}, inject: sandbox.Fault{Kind: "oversized_page"},
 		want: func(tg *target) expect { return completes("every row, each once", 1) }},
+	{fault: "offset pages that shifted (a row sorted before them, created meanwhile)", targets: []*target{gitlabList}, sbc: sandbox.Config{Generate: map[string]int{"gitlab": 289}},
+		inject: sandbox.Fault{Kind: "shifted_page", After: 1, Times: 1},
+		want: func(tg *target) expect {
+			return completes("every row, each once: the row seen twice is one row, and the page the shift adds is read", 4)
+		}},
 	{fault: "401", targets: all, inject: sandbox.Fault{Kind: "status", Status: 401},
 		want: func(tg *target) expect {
 			return fails("names the credential argument and its variable", 1, "401 Unauthorized", "Check "+credentialArg[tg])
 		}},
-	{fault: "404", targets: []*target{vercelList, clerkCreate, clerkRevoke, vercelRevoke}, inject: sandbox.Fault{Kind: "status", Status: 404},
+	{fault: "404", targets: []*target{vercelList, gitlabList, clerkCreate, clerkRevoke, vercelRevoke, gitlabRevoke}, inject: sandbox.Fault{Kind: "status", Status: 404},
 		want: func(tg *target) expect {
 			switch tg {
+			case gitlabList:
+				return fails("names the base URL argument", 1, "404 Not Found", "Check gitlab_url")
+			case gitlabRevoke:
+				return fails("says GitLab has no such token", 1, `GitLab has no token "10" that this connection can revoke`)
 			case clerkCreate:
 				return fails("says Clerk has no such user in this key's instance", 1, "404 Not Found", "Clerk has no user", "clerk_secret_key")
 			case clerkRevoke:

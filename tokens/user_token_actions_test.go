@@ -13,7 +13,7 @@ import (
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
 )
 
-var allowTokens = []string{"allow_user_token_create = true", "allow_user_token_update = true", "allow_user_token_revoke = true"}
+var allowTokens = []string{"allow_user_token_create = true", "allow_user_token_update = true", "allow_user_token_rotate = true", "allow_user_token_revoke = true"}
 
 func uta(quals map[string]any, cols ...string) query {
 	return query{table: "user_token_actions", quals: quals, columns: cols}

@@ -327,7 +327,10 @@ func (g *gitlab) serve(s *Sandbox, r *http.Request, path string, body []byte, fa
 		case path == "/user" && get:
 			return jsonResponse(http.StatusOK, g.userJSON(me, true))
 		case path == "/personal_access_tokens" && get:
-			return g.listTokens(me, r.URL.Query(), fault)
+			if fault == "shifted_page" {
+				g.insertFirst(s)
+			}
+			return g.listTokens(me, r.URL.Query())
 		case path == "/personal_access_tokens/self" && get:
 			return jsonResponse(http.StatusOK, g.tokenJSON(self))
 		case len(seg) == 2 && seg[0] == "personal_access_tokens" && (get || del):
@@ -395,6 +398,18 @@ func (g *gitlab) serve(s *Sandbox, r *http.Request, path string, body []byte, fa
 	return resp
 }
 
+// insertFirst adds a token older than every other (the shifted_page fault): in the
+// oldest-first order, every offset page from now on starts a row earlier.
+func (g *gitlab) insertFirst(s *Sandbox) {
+	oldest := g.tokens[0].CreatedAt
+	for _, t := range g.tokens {
+		oldest = minTime(oldest, t.CreatedAt)
+	}
+	g.nextID++
+	g.tokens = append(g.tokens, GitLabToken{ID: g.nextID, Name: "created during the listing", UserID: 1, Scopes: []string{"read_api"},
+		CreatedAt: oldest.Add(-time.Second), Token: s.mint("glpat-" + alnum(g.rng, 20))})
+}
+
 func atoi(s string) int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return n
@@ -443,7 +458,7 @@ func (g *gitlab) tokenJSON(t *GitLabToken) map[string]any {
 }
 
 // listTokens is GET /personal_access_tokens with GitLab's filters and offset pages.
-func (g *gitlab) listTokens(me *GitLabUser, q url.Values, fault string) *response {
+func (g *gitlab) listTokens(me *GitLabUser, q url.Values) *response {
 	var userID int64
 	if v := q.Get("user_id"); v != "" {
 		userID = atoi(v)
@@ -505,20 +520,7 @@ func (g *gitlab) listTokens(me *GitLabUser, q url.Values, fault string) *respons
 	for i, t := range rows {
 		items[i] = g.tokenJSON(t)
 	}
-	if fault == "shifted_page" {
-		q = cloneQuery(q)
-		perPage, page := pageParams(q)
-		q.Set("offset_shift", strconv.Itoa((page-1)*perPage-1))
-	}
 	return paged(items, q)
-}
-
-func cloneQuery(q url.Values) url.Values {
-	out := url.Values{}
-	for k, v := range q {
-		out[k] = slices.Clone(v)
-	}
-	return out
 }
 
 func pageParams(q url.Values) (perPage, page int) {
@@ -536,11 +538,7 @@ func pageParams(q url.Values) (perPage, page int) {
 // 10,000 items, x-total, x-total-pages and Link rel="last" are left out.
 func paged[T any](items []T, q url.Values) *response {
 	perPage, page := pageParams(q)
-	start := (page - 1) * perPage
-	if v := q.Get("offset_shift"); v != "" { // the shifted_page fault
-		start, _ = strconv.Atoi(v)
-	}
-	start = min(max(start, 0), len(items))
+	start := min((page-1)*perPage, len(items))
 	end := min(start+perPage, len(items))
 	out := items[start:end]
 	if out == nil {

@@ -29,9 +29,10 @@ type ListOptions struct {
 
 // Tokens lists personal access tokens, oldest first (sort=created_asc: a token created
 // during the listing joins its end and shifts no page), one page per step, in order.
-// Which page is the last is told by an empty x-next-page or a short page, never by
-// x-total, which GitLab leaves out above 10,000 rows. With several pages in flight, a
-// listing whose size GitLab does not give requests up to InFlight-1 pages past its end.
+// Which page is the last is told by that page (an empty x-next-page, or a short page),
+// never by x-total or x-total-pages, which GitLab leaves out above 10,000 rows and
+// which a shift makes stale; x-total-pages only bounds how far pages are requested
+// ahead. Without it, a listing requests up to InFlight-1 pages past its end.
 func (c *Client) Tokens(ctx context.Context, o ListOptions) iter.Seq2[[]Token, error] {
 	return func(yield func([]Token, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
@@ -48,10 +49,8 @@ func (c *Client) Tokens(ctx context.Context, o ListOptions) iter.Seq2[[]Token, e
 		if !yield(first.tokens, first.err) || first.err != nil || first.last {
 			return
 		}
-		last := first.totalPages // 0 while unknown
-		if last == 1 {
-			return
-		}
+		last := 0                   // the first page that says it is the last; 0 while none has
+		horizon := first.totalPages // pages known to exist (0: unknown, read ahead freely)
 		results := make(chan page, max(o.InFlight, 1))
 		inFlight, next, want := 0, 2, 2
 		remaining := first.remaining
@@ -67,7 +66,7 @@ func (c *Client) Tokens(ctx context.Context, o ListOptions) iter.Seq2[[]Token, e
 			if remaining >= 0 && remaining < limit {
 				limit = max(remaining, 1)
 			}
-			for inFlight < limit && (last == 0 || next <= last) {
+			for inFlight < limit && (last == 0 || next <= last) && (horizon == 0 || next <= horizon) {
 				if o.BeforeRequest != nil {
 					if err := o.BeforeRequest(ctx); err != nil {
 						yield(nil, err)
@@ -89,6 +88,9 @@ func (c *Client) Tokens(ctx context.Context, o ListOptions) iter.Seq2[[]Token, e
 			}
 			if r.err == nil && r.last && (last == 0 || r.number < last) {
 				last = r.number
+			}
+			if r.err == nil && !r.last && horizon != 0 {
+				horizon = max(horizon, r.number+1) // a page past x-total-pages: the listing grew
 			}
 			for {
 				p, ok := pending[want]
