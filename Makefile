@@ -46,6 +46,7 @@ sdk-patched: ## A copy of the SDK with patches/ applied (.cache/sdk-patched), fo
 unit: vet lint sdk-patched ## Go tests: race detector on (against the patched SDK), then as Steampipe builds it
 	$(GO) test -race -shuffle=on -count=1 $(PATCHED_SDK) -tags sdkpatched ./...
 	$(GO) test -shuffle=on -count=1 ./...
+	cd internal/sandbox/gitlabcheck && $(GO) vet ./... && $(GO) test -count=1 ./... # the sandbox against GitLab's Go client's types
 
 fuzz-brief: ## Each fuzz target for 3 seconds (part of make test)
 	$(GO) run ./internal/tools/fuzzall -fuzztime 3s

@@ -38,6 +38,11 @@ func TestScrub(t *testing.T) {
 		{"Bearer %Bearer s3cret end", "[redacted] end"},
 		{`Bearer \bearer s3cret end`, "[redacted] end"},
 		{"Bearer %eBearer s3cret end", "[redacted] end"},
+		// GitLab's tokens and header
+		{"token glpat-AbCdEf0123456789xyZ1 was revoked", "token [redacted] was revoked"},
+		{"runner gldt-abcdefgh12345678", "runner [redacted]"},
+		{`{"PRIVATE-TOKEN":"s3cretvalue"} end`, `{"[redacted]"} end`},
+		{"private-token: s3cretvalue end", "[redacted] end"},
 		// no separator: not a credential's prefix
 		{"bearer_token and bearers", "bearer_token and bearers"},
 	} {

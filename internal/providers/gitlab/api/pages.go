@@ -126,14 +126,8 @@ func (c *Client) page(ctx context.Context, q url.Values, n, perPage int) page {
 		p.err = err
 		return p
 	}
-	if p.err = resp.JSON(&p.tokens); p.err != nil {
+	if p.tokens, p.err = decodeTokens(resp); p.err != nil {
 		return p
-	}
-	for i := range p.tokens {
-		if p.tokens[i].ID == 0 {
-			p.err = resp.DecodeError("JSON of an unexpected shape (element %d has no id)", i)
-			return p
-		}
 	}
 	h := resp.Header
 	p.last = strings.TrimSpace(h.Get("X-Next-Page")) == "" || len(p.tokens) < perPage
@@ -142,4 +136,18 @@ func (c *Client) page(ctx context.Context, q url.Values, n, perPage int) page {
 		p.remaining = v
 	}
 	return p
+}
+
+// decodeTokens reads a page of tokens; every token must have an id.
+func decodeTokens(resp *upstream.Response) ([]Token, error) {
+	var tokens []Token
+	if err := resp.JSON(&tokens); err != nil {
+		return nil, err
+	}
+	for i := range tokens {
+		if tokens[i].ID == 0 {
+			return nil, resp.DecodeError("JSON of an unexpected shape (element %d has no id)", i)
+		}
+	}
+	return tokens, nil
 }
