@@ -127,7 +127,7 @@ func (s *source) rotate(ctx context.Context, tok *api.Token, home api.Home, expi
 	case !tok.Active:
 		return nil, nil, usage(fmt.Sprintf("token %d is not active: GitLab would answer 401 and revoke every token rotated from it", tok.ID))
 	case expires != nil && !midnight(*expires):
-		next := expires.UTC().Truncate(24 * time.Hour).AddDate(0, 0, 1)
+		next := expires.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 		return nil, nil, usage(fmt.Sprintf("GitLab tokens expire at 00:00 UTC on a date: write expires_at = '%s' (or the day before)",
 			next.Format("2006-01-02 15:04Z")))
 	}
@@ -178,6 +178,6 @@ func (s *source) explainRotate(err error, tok *api.Token) error {
 // listing limiter, and stream nothing themselves.
 type noLimit struct{}
 
-func (noLimit) Send(*providers.UserToken) bool    { return false }
-func (noLimit) Remaining() int64                  { return 0 }
+func (noLimit) Send(*providers.UserToken) bool   { return false }
+func (noLimit) Remaining() int64                 { return 0 }
 func (noLimit) WaitForRateLimit(context.Context) {}

@@ -51,7 +51,7 @@ var Provider = &providers.Provider{
 type source struct {
 	providers.Base
 	client *api.Client
-	groups []string                  // gitlab_groups
+	groups []string                   // gitlab_groups
 	caller providers.Memo[*api.User]  // the user behind the token, whether an administrator
 	self   providers.Memo[*api.Token] // the token the connection uses
 }
