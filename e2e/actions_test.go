@@ -40,6 +40,9 @@ func TestActionRefusalsThroughPostgres(t *testing.T) {
 		{"select id from user_token_actions where action = 'update' and provider = 'vercel' and id = 'x'", "Vercel tokens cannot be changed"},
 		{"select id from user_token_actions where action = 'create' and provider = 'query_server' and email = 'dev@example.com'", "already has a token (id 2)"},
 		{"select token from flags_off.user_token_actions where action = 'create' and provider = 'vercel' and name = 'x'", "allow_user_token_create = true"},
+		// an InitPlan's array is not read before it is computed (wrapper patch 0009): the action has no input, and is refused
+		{"select id from user_token_actions where action = 'revoke' and provider = 'gitlab' and id = any(array(select id from user_tokens where provider = 'gitlab' and not owner_active))",
+			"missing 3 required quals"},
 	} {
 		t.Run(tc.sql, func(t *testing.T) {
 			c := fresh(t)

@@ -33,21 +33,26 @@ type docWant struct {
 }
 
 var docWants = map[string]docWant{
-	"user_tokens.md: Basic info": {rows: 17},
-	"user_tokens.md: List active tokens that never expire": {column: "id", rows: 5, values: []string{
-		"6", "tok_0ldM0n1t0r1ng4Lp8Kq", "1", sandbox.CurrentVercelTokenID, "tok_L3ak3dK3yGh4Jk5Lm6N"}},
+	"user_tokens.md: Basic info": {rows: 28},
+	"user_tokens.md: List active tokens that never expire": {column: "id", rows: 6, values: []string{
+		"6", "tok_0ldM0n1t0r1ng4Lp8Kq", "1", sandbox.CurrentVercelTokenID, "tok_L3ak3dK3yGh4Jk5Lm6N", "2"}},
 	"user_tokens.md: List active Vercel tokens not used in 90 days": {column: "name", rows: 1, values: []string{"old monitoring"}},
-	"user_tokens.md: List tokens that can write where read-only tokens exist": {column: "email", rows: 4, ordered: true, values: []string{
-		"admin@example.com", "dev@example.com", "disabled@example.com", "former@example.com"}},
-	"user_tokens.md: List tokens of deactivated owners":       {column: "email", rows: 1, values: []string{"former@example.com"}},
-	"user_tokens.md: List leaked tokens":                      {column: "name", rows: 2, ordered: true, values: []string{"leaked key", "leaked then revoked"}},
-	"user_tokens.md: List tokens expiring in the next 7 days": {column: "title", rows: 1, values: []string{`deploy "prod" <main> & ünïcödé ✓`}},
-	"user_tokens.md: Count Vercel tokens per team":            {column: "tokens", rows: 3, ordered: true, values: []string{"7", "2", "2"}},
-	"user_tokens.md: Get one token by id":                     {column: "name", rows: 1, values: []string{"steampipe-audit"}},
-	"user_tokens.md: Show the tokens this connection uses":    {column: "provider", rows: 2, ordered: true, values: []string{"query_server", "vercel"}},
+	"user_tokens.md: List tokens that can write where read-only tokens exist": {column: "email", rows: 11, values: []string{
+		"admin@example.com", "dev@example.com", "disabled@example.com", "former@example.com", // the Query Server's writers
+		"root@example.com", "alice@example.com", "alice@example.com", "bob@example.com", // GitLab's api tokens, and bots' with write_ scopes
+		"group_2_bot_a1b2c3@noreply.gitlab.example.com", "project_10_bot_d4e5f6@noreply.gitlab.example.com", "group_3_bot_g7h8i9@noreply.gitlab.example.com"}},
+	"user_tokens.md: List tokens of deactivated owners":                       {column: "email", rows: 1, values: []string{"former@example.com"}},
+	"user_tokens.md: List leaked tokens":                                      {column: "name", rows: 2, ordered: true, values: []string{"leaked key", "leaked then revoked"}},
+	"user_tokens.md: List tokens expiring in the next 7 days":                 {column: "title", rows: 1, values: []string{`deploy "prod" <main> & ünïcödé ✓`}},
+	"user_tokens.md: Count Vercel tokens per team":                            {column: "tokens", rows: 3, ordered: true, values: []string{"7", "2", "2"}},
+	"user_tokens.md: Get one token by id":                                     {column: "name", rows: 1, values: []string{"steampipe-audit"}},
+	"user_tokens.md: Show the tokens this connection uses":                    {column: "provider", rows: 3, ordered: true, values: []string{"gitlab", "query_server", "vercel"}},
+	"user_tokens.md: List GitLab tokens with the api scope that never expire": {column: "id", rows: 1, values: []string{"2"}},
+	"user_tokens.md: List group and project tokens with where they act": {column: "team_id", rows: 3, ordered: true, values: []string{
+		"acme/platform", "acme/platform/api", "other"}},
 
-	"token_providers.md: Basic info":                                        {column: "provider", rows: 3, ordered: true, values: []string{"clerk", "query_server", "vercel"}},
-	"token_providers.md: List what each configured provider records":        {column: "records_last_use", rows: 3, ordered: true, values: []string{"false", "false", "true"}},
+	"token_providers.md: Basic info":                                        {column: "provider", rows: 4, ordered: true, values: []string{"clerk", "gitlab", "query_server", "vercel"}},
+	"token_providers.md: List what each configured provider records":        {column: "records_last_use", rows: 4, ordered: true, values: []string{"false", "true", "false", "true"}},
 	"token_providers.md: List active tokens whose last use is not recorded": {column: "id", rows: 4, ordered: true, values: []string{"1", "2", "3", "6"}},
 
 	"sign_in_tokens.md: Create a sign-in link for one user":                         {rows: 1, writes: 1},
@@ -67,6 +72,14 @@ var docWants = map[string]docWant{
 	"user_token_actions.md: Revoke the Query Server tokens of several users":              {column: "email", rows: 2, writes: 2, values: []string{"analyst@example.com", "former@example.com"}},
 	"user_token_actions.md: Revoke the tokens of deactivated Query Server users":          {column: "email", rows: 1, writes: 1, values: []string{"former@example.com"}},
 	"user_token_actions.md: Create a read-only Query Server token that expires in a week": {column: "email", rows: 1, writes: 1, values: []string{"newhire@example.com"}},
+	"user_token_actions.md: Rotate a GitLab token, with an expiry in 30 days": {column: "new_id", rows: 1, writes: 1, values: []string{"12"},
+		check: func(t *testing.T, rows []map[string]any) {
+			exp, ok := rows[0]["expires_at"].(time.Time)
+			if tok, _ := rows[0]["token"].(string); !strings.HasPrefix(tok, "glpat-") || !ok || !exp.Equal(sb.Now().AddDate(0, 0, 30)) {
+				t.Errorf("row %v", rows[0])
+			}
+		}},
+	"user_token_actions.md: Revoke the GitLab tokens of blocked or deactivated users": {column: "id", rows: 2, writes: 2, values: []string{"5", "6"}},
 }
 
 var sqlBlock = regexp.MustCompile("(?s)```sql\\+postgres\n(.*?)```")

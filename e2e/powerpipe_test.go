@@ -52,14 +52,27 @@ const (
 	qExpired   = "query_server:4"                         // expired 3 days ago
 	qDisabled  = "query_server:5"                         // switched off
 	qFormer    = "query_server:6"                         // owner deactivated, writes, 400 days, never expires
+	gRoot      = "gitlab:1"                               // the connection's, api, 200 days, expires in 165, used today
+	gLaptop    = "gitlab:2"                               // alice's, api, 400 days, never expires, used yesterday
+	gCIRead    = "gitlab:3"                               // alice's, read-only, 30 days, expires in 20
+	gRevoked   = "gitlab:4"                               // alice's, revoked
+	gBlocked   = "gitlab:5"                               // bob's (blocked), api, 150 days, unused for 60
+	gCarol     = "gitlab:6"                               // carol's (deactivated), read-only, 50 days, never used, expires in 35
+	gGroup     = "gitlab:7"                               // acme/platform's group token, writes the registry, 60 days
+	gProject   = "gitlab:8"                               // acme/platform/api's project token, expired 3 days ago
+	gService   = "gitlab:9"                               // a service account's, read-only, 10 days, never used
+	gNotABot   = "gitlab:10"                              // a person named like a bot, read-only, 5 days
+	gOther     = "gitlab:11"                              // another group's token, api, 20 days
 )
 
 var (
-	inactive   = []string{vRevoked, vExpired, vLeakedRev, qExpired, qDisabled}
+	inactive   = []string{vRevoked, vExpired, vLeakedRev, qExpired, qDisabled, gRevoked, gProject}
 	vercelLive = []string{vAudit, vCI, vOld, vLeaked, vUnicode, vCross, vRaycast, vCLI}
 	qsLive     = []string{qAdmin, qDev, qAnalyst, qFormer}
+	gitlabLive = []string{gRoot, gLaptop, gCIRead, gBlocked, gCarol, gGroup, gService, gNotABot, gOther}
 	vercelAll  = append(slices.Clone(vercelLive), vRevoked, vExpired, vLeakedRev)
 	qsAll      = append(slices.Clone(qsLive), qExpired, qDisabled)
+	gitlabAll  = append(slices.Clone(gitlabLive), gRevoked, gProject)
 )
 
 // statuses maps each listed resource to its status.
@@ -78,46 +91,49 @@ func statuses(byStatus map[string][]string) map[string]string {
 
 // ppExpectedStatus: control short name -> resource -> status on the audit estate.
 var ppExpectedStatus = map[string]map[string]string{
-	"user_token_connection_short_lived_read_only": statuses(map[string][]string{"alarm": {vAudit, qAdmin}}),
+	"user_token_connection_short_lived_read_only": statuses(map[string][]string{"alarm": {vAudit, qAdmin, gRoot}}),
 	"user_token_expiry_set": statuses(map[string][]string{
-		"alarm": {vAudit, vOld, vLeaked, qAdmin, qFormer, qAnalyst},
-		"ok":    {vCI, vUnicode, vCross, vRaycast, vCLI, qDev},
+		"alarm": {vAudit, vOld, vLeaked, qAdmin, qFormer, qAnalyst, gLaptop},
+		"ok":    {vCI, vUnicode, vCross, vRaycast, vCLI, qDev, gRoot, gCIRead, gBlocked, gCarol, gGroup, gService, gNotABot, gOther},
 		"skip":  inactive,
 	}),
 	"user_token_not_expiring_soon": statuses(map[string][]string{ // within 30 days
-		"alarm": {vCI, vUnicode, qDev},
-		"ok":    {vAudit, vOld, vLeaked, vCross, vRaycast, vCLI, qAdmin, qFormer},
+		"alarm": {vCI, vUnicode, qDev, gCIRead},
+		"ok":    {vAudit, vOld, vLeaked, vCross, vRaycast, vCLI, qAdmin, qFormer, gRoot, gLaptop, gBlocked, gCarol, gGroup, gService, gNotABot, gOther},
 		"info":  {qAnalyst},
 		"skip":  inactive,
 	}),
 	"user_token_leaked_revoked": statuses(map[string][]string{
 		"alarm": {vLeaked},
 		"ok":    slices.DeleteFunc(slices.Clone(vercelAll), func(r string) bool { return r == vLeaked }),
-		"skip":  qsAll, // the Query Server records no leaks
+		"skip":  append(slices.Clone(qsAll), gitlabAll...), // the Query Server and GitLab record no leaks
 	}),
 	"user_token_least_privilege": statuses(map[string][]string{
-		"alarm": {vAudit, vOld, vLeaked, vRaycast, vCLI, qAdmin, qDev, qFormer},
-		"ok":    {vCI, vUnicode, vCross, qAnalyst},
+		"alarm": {vAudit, vOld, vLeaked, vRaycast, vCLI, qAdmin, qDev, qFormer, gRoot, gLaptop, gBlocked, gGroup, gOther},
+		"ok":    {vCI, vUnicode, vCross, qAnalyst, gCIRead, gCarol, gService, gNotABot},
 		"skip":  inactive,
 	}),
 	"user_token_one_active_per_owner": statuses(map[string][]string{
-		"alarm": {"vercel:ada@example.com"}, // 8 live tokens
+		"alarm": {"vercel:ada@example.com", "gitlab:alice@example.com"}, // 8 live tokens; 2
 		"ok": {"query_server:admin@example.com", "query_server:dev@example.com", "query_server:analyst@example.com",
-			"query_server:expired@example.com", "query_server:disabled@example.com", "query_server:former@example.com"},
+			"query_server:expired@example.com", "query_server:disabled@example.com", "query_server:former@example.com",
+			"gitlab:root@example.com", "gitlab:bob@example.com", "gitlab:carol@example.com", "gitlab:group_99_bot_fake@example.com",
+			"gitlab:group_2_bot_a1b2c3@noreply.gitlab.example.com", "gitlab:project_10_bot_d4e5f6@noreply.gitlab.example.com",
+			"gitlab:service_account_monitor@noreply.gitlab.example.com", "gitlab:group_3_bot_g7h8i9@noreply.gitlab.example.com"},
 	}),
 	"user_token_owner_active": statuses(map[string][]string{
-		"alarm": {qFormer},
-		"ok":    {qAdmin, qDev, qAnalyst, qExpired, qDisabled},
+		"alarm": {qFormer, gBlocked, gCarol},
+		"ok":    {qAdmin, qDev, qAnalyst, qExpired, qDisabled, gRoot, gLaptop, gCIRead, gRevoked, gGroup, gProject, gService, gNotABot, gOther},
 		"skip":  vercelAll, // Vercel tokens belong to the connection's own account
 	}),
 	"user_token_rotated_within_max_age": statuses(map[string][]string{ // 90 days
-		"alarm": {vAudit, vOld, vCI, vCross, qAdmin, qDev, qFormer},
-		"ok":    {vLeaked, vRaycast, vUnicode, vCLI, qAnalyst},
+		"alarm": {vAudit, vOld, vCI, vCross, qAdmin, qDev, qFormer, gRoot, gLaptop, gBlocked},
+		"ok":    {vLeaked, vRaycast, vUnicode, vCLI, qAnalyst, gCIRead, gCarol, gGroup, gService, gNotABot, gOther},
 		"skip":  inactive,
 	}),
 	"user_token_used_recently": statuses(map[string][]string{ // 45 days
-		"alarm": {vOld},
-		"ok":    {vAudit, vCI, vCross, vLeaked, vRaycast, vUnicode, vCLI},
+		"alarm": {vOld, gBlocked, gCarol},
+		"ok":    {vAudit, vCI, vCross, vLeaked, vRaycast, vUnicode, vCLI, gRoot, gLaptop, gCIRead, gGroup, gService, gNotABot, gOther},
 		"skip":  append(slices.Clone(inactive), qAdmin, qDev, qAnalyst, qFormer), // the Query Server records no use
 	}),
 }
@@ -127,18 +143,18 @@ var ppExpectedStatus = map[string]map[string]string{
 var ppExpectedExit = map[string]int{"all_controls": 1, "availability": 1, "owasp_nhi": 1, "rotation": 1}
 
 // ppExpectedCards: dashboard short name -> card label -> value (float64 for numbers).
-// Counts are of live tokens: 8 Vercel, 4 Query Server. Dates are the sandbox's day
+// Counts are of live tokens: 8 Vercel, 4 Query Server, 9 GitLab. Dates are the sandbox's day
 // (midnight UTC, the day the data is relative to) plus or minus whole days.
 func ppExpectedCards() map[string]map[string]any {
 	day := func(n int) string { return sb.Now().AddDate(0, 0, n).Format("2006-01-02") }
 	return map[string]map[string]any{
 		"token_age_report": {
-			"Active Tokens":      12.0,
-			"< 30 Days":          3.0, // vRaycast 5, vUnicode 10, vCLI 1
-			"30-90 Days":         2.0, // vLeaked 30, qAnalyst 50
-			"90-365 Days":        5.0, // vAudit 200, vCI 100, vCross 95, qAdmin 300, qDev 100
-			"> 1 Year":           2.0, // vOld, qFormer
-			"Older Than 90 Days": 7.0,
+			"Active Tokens":      21.0,
+			"< 30 Days":          6.0, // vRaycast 5, vUnicode 10, vCLI 1, gService 10, gNotABot 5, gOther 20
+			"30-90 Days":         5.0, // vLeaked 30, qAnalyst 50, gCIRead 30, gCarol 50, gGroup 60
+			"90-365 Days":        7.0, // vAudit 200, vCI 100, vCross 95, qAdmin 300, qDev 100, gRoot 200, gBlocked 150
+			"> 1 Year":           3.0, // vOld, qFormer, gLaptop
+			"Older Than 90 Days": 10.0,
 		},
 		"token_detail": { // vCross
 			"State":       "Active",
@@ -149,18 +165,18 @@ func ppExpectedCards() map[string]map[string]any {
 			"Leak":        "None known",
 		},
 		"token_expiry_report": {
-			"Accepted After Expiry": 1.0, // qAnalyst
-			"Expire in 7 Days":      1.0, // vUnicode
-			"Expire in 30 Days":     3.0, // + vCI, qDev
-			"Expire in 90 Days":     6.0, // + vRaycast, vCLI, vCross
-			"Never Expire":          5.0, // vAudit, vOld, vLeaked, qAdmin, qFormer
+			"Accepted After Expiry": 1.0,  // qAnalyst
+			"Expire in 7 Days":      1.0,  // vUnicode
+			"Expire in 30 Days":     4.0,  // + vCI, qDev, gCIRead
+			"Expire in 90 Days":     11.0, // + vRaycast, vCLI, vCross, gCarol, gGroup, gNotABot, gOther
+			"Never Expire":          6.0,  // vAudit, vOld, vLeaked, qAdmin, qFormer, gLaptop
 		},
 		"token_owner_report": {
-			"Owners":                         7.0, // ada and the six Query Server users with a token
-			"More Than One Active Token":     1.0, // ada
-			"Deactivated With Active Tokens": 1.0, // former
-			"With Unrevoked Leaked Tokens":   1.0, // ada
-			"With Write-Capable Tokens":      4.0, // admin, dev, former, and ada: Vercel has no read-only tokens
+			"Owners":                         16.0, // ada, the six Query Server users with a token, GitLab's nine owners
+			"More Than One Active Token":     2.0,  // ada, alice
+			"Deactivated With Active Tokens": 3.0,  // former, bob (blocked), carol (deactivated)
+			"With Unrevoked Leaked Tokens":   1.0,  // ada
+			"With Write-Capable Tokens":      9.0,  // admin, dev, former; ada (Vercel has no read-only tokens); root, alice, bob and two group bots
 		},
 	}
 }

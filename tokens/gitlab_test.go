@@ -235,3 +235,4 @@ func TestGitLabRotateIsOffUntilAllowed(t *testing.T) {
 		t.Fatalf("%d requests", n)
 	}
 }
+

@@ -155,11 +155,11 @@ func expectedGitLabRows(sb *sandbox.Sandbox) []row {
 		g("3", "ci read", "alice@example.com", true, nil, "personal", read("read_api", "read_repository"), false, true, false, -30, d(-3), date(20)),
 		g("4", "old script", "alice@example.com", true, nil, "personal", api, true, false, false, -100, d(-90), date(100)),
 		g("5", "bob's automation", "bob@example.com", false, nil, "personal", api, true, true, false, -150, d(-60), date(200)),
-		g("6", "carol sync", "carol@example.com", false, nil, "personal", read("read_repository"), false, true, false, -50, nil, date(30)),
+		g("6", "carol sync", "carol@example.com", false, nil, "personal", read("read_repository"), false, true, false, -50, nil, date(35)),
 		g("7", "deploy", bot("group_2_bot_a1b2c3"), true, "acme/platform", "group", read("read_registry", "write_registry"), true, true, false, -60, d(-2), date(60)),
 		g("8", "release", bot("project_10_bot_d4e5f6"), true, "acme/platform/api", "project", api, true, false, false, -100, d(-10), date(-3)),
 		g("9", "monitoring", bot("service_account_monitor"), true, nil, "service_account", read("read_api"), false, true, false, -10, nil, date(365)),
-		g("10", "not a bot", "group_99_bot_fake@example.com", true, nil, "personal", read("read_user"), false, true, false, -5, d(-1), date(30)),
+		g("10", "not a bot", "group_99_bot_fake@example.com", true, nil, "personal", read("read_user"), false, true, false, -5, d(-1), date(35)),
 		g("11", "other deploy", bot("group_3_bot_g7h8i9"), true, "other", "group", api, true, true, false, -20, d(-1), date(40)),
 	}
 }

@@ -223,13 +223,13 @@ func (g *gitlab) build(s *Sandbox, rng *rand.Rand) {
 		tok(GitLabToken{Name: "ci read", UserID: 2, Scopes: []string{"read_api", "read_repository"}, CreatedAt: day(-30), LastUsedAt: day(-3), ExpiresAt: date(20)})
 		tok(GitLabToken{Name: "old script", UserID: 2, Scopes: []string{"api"}, Revoked: true, CreatedAt: day(-100), LastUsedAt: day(-90), ExpiresAt: date(100)})
 		tok(GitLabToken{Name: "bob's automation", UserID: 3, Scopes: []string{"api"}, CreatedAt: day(-150), LastUsedAt: day(-60), ExpiresAt: date(200)})
-		tok(GitLabToken{Name: "carol sync", UserID: 4, Scopes: []string{"read_repository"}, CreatedAt: day(-50), ExpiresAt: date(30)})
+		tok(GitLabToken{Name: "carol sync", UserID: 4, Scopes: []string{"read_repository"}, CreatedAt: day(-50), ExpiresAt: date(35)})
 		tok(GitLabToken{Name: "deploy", Description: "registry pushes", UserID: 5, Scopes: []string{"read_registry", "write_registry"},
 			CreatedAt: day(-60), LastUsedAt: day(-2), ExpiresAt: date(60), HomeKind: "group", HomeID: GitLabGroupPlatform, AccessLevel: 30})
 		tok(GitLabToken{Name: "release", UserID: 6, Scopes: []string{"api"}, CreatedAt: day(-100), LastUsedAt: day(-10), ExpiresAt: date(-3),
 			HomeKind: "project", HomeID: GitLabProjectAPI, AccessLevel: 40})
 		tok(GitLabToken{Name: "monitoring", UserID: 7, Scopes: []string{"read_api"}, CreatedAt: day(-10), ExpiresAt: date(365)})
-		tok(GitLabToken{Name: "not a bot", UserID: 8, Scopes: []string{"read_user"}, CreatedAt: day(-5), LastUsedAt: day(-1), ExpiresAt: date(30)})
+		tok(GitLabToken{Name: "not a bot", UserID: 8, Scopes: []string{"read_user"}, CreatedAt: day(-5), LastUsedAt: day(-1), ExpiresAt: date(35)})
 		tok(GitLabToken{Name: "other deploy", UserID: 9, Scopes: []string{"api"}, CreatedAt: day(-20), LastUsedAt: day(-1), ExpiresAt: date(40),
 			HomeKind: "group", HomeID: GitLabGroupOther, AccessLevel: 40})
 	}

@@ -208,6 +208,7 @@ query "user_token_access" {
       'Access' as label,
       case
         when p.has_read_only_tokens and can_write then 'Can write'
+        when p.has_read_only_tokens and can_write is false then 'Read-only'
         when p.limits_to_team and team_id is null then 'Whole account'
         when team_id is not null then (
           -- scopes that name a team, where the provider's scope list has that shape
@@ -216,12 +217,11 @@ query "user_token_access" {
           from
             jsonb_array_length(jsonb_path_query_array(coalesce(scopes, '[]'), 'lax $[*] ? (@.type == "team")')) as n
         )
-        when can_write is false then 'Read-only'
         else 'Unknown'
       end as value,
       case
         when active is false then 'info'
-        when (p.has_read_only_tokens and can_write) or (p.limits_to_team and team_id is null) then 'alert'
+        when (p.has_read_only_tokens and can_write) or (p.limits_to_team and not p.has_read_only_tokens and team_id is null) then 'alert'
         else 'ok'
       end as type
     from

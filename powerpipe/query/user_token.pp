@@ -183,13 +183,13 @@ query "user_token_least_privilege" {
       case
         when active is false then 'skip'
         when has_read_only_tokens and can_write then 'alarm'
-        when limits_to_team and team_id is null then 'alarm'
+        when limits_to_team and not has_read_only_tokens and team_id is null then 'alarm'
         else 'ok'
       end as status,
       coalesce(title, id) || case
         when active is false then ' is not active (revoked, expired or switched off).'
         when has_read_only_tokens and can_write then ' can write.'
-        when limits_to_team and team_id is null then ' reaches the whole ' || provider_title || ' account: it is limited to no team.'
+        when limits_to_team and not has_read_only_tokens and team_id is null then ' reaches the whole ' || provider_title || ' account: it is limited to no team.'
         when team_scopes > 1 then ' is limited to ' || team_scopes || ' teams, the narrowest ' || team_id || '.'
         when team_id is not null then ' is limited to ' || team_id || '.'
         when can_write is false then ' is read-only.'
@@ -344,7 +344,7 @@ query "user_token_owner_active" {
         else 'ok'
       end as status,
       coalesce(title, id) || case
-        when owner_active is false and active is not false then ' is active, but its owner''s user account is deactivated.'
+        when owner_active is false and active is not false then ' is active, but its owner''s account is not active.'
         when owner_active is false then ' belongs to a deactivated account and is not active.'
         when not p.knows_owner_active then ': ' || p.provider_title || ' does not say whether the owner is active.'
         when owner_active is null then ': the owner''s account status is unknown.'
