@@ -235,4 +235,3 @@ func TestGitLabRotateIsOffUntilAllowed(t *testing.T) {
 		t.Fatalf("%d requests", n)
 	}
 }
-
