@@ -26,12 +26,12 @@ var (
 	// benchmarks' clean run.
 	clean    *sandbox.Sandbox
 	cleanURL string
-	// big and soak exist when benchmarking: 100,000 Vercel tokens at 25 ms (schema
-	// big), and 1,050 tokens at 10 ms for the soak and concurrency benchmarks (schema
-	// soak).
-	big, soak       *sandbox.Sandbox
-	bigURL, soakURL string
-	cluster         *pgcluster.Cluster
+	// big, glBig and soak exist when benchmarking: 100,000 Vercel tokens at 25 ms
+	// (schema big), 10,000 GitLab tokens at 25 ms (schema gitlab_big), and 1,050
+	// Vercel and Query Server tokens at 10 ms for the soak and concurrency benchmarks (schema soak).
+	big, glBig, soak          *sandbox.Sandbox
+	bigURL, glBigURL, soakURL string
+	cluster                   *pgcluster.Cluster
 	// benchmarking: make bench sizes the sandbox like real estates and adds latency.
 	benchmarking = os.Getenv("TOKENS_E2E_BENCH") != ""
 )
@@ -54,7 +54,9 @@ func servers() map[string]string {
 	}
 	if benchmarking {
 		m["big"] = string(big.ConnectionConfig(bigURL, nil))
-		m["soak"] = string(soak.ConnectionConfig(soakURL, nil))
+		m["gitlab_big"] = string(glBig.ConnectionConfig(glBigURL, nil))
+		// the soak's workload stays the Vercel and Query Server listing its targets were set on
+		m["soak"] = string(soak.ConnectionConfigOf(soakURL, []string{"vercel", "query_server"}, nil))
 	}
 	return m
 }
@@ -83,6 +85,10 @@ func run(m *testing.M) int {
 		bigSrv := httptest.NewServer(big)
 		defer bigSrv.Close()
 		bigURL = bigSrv.URL
+		glBig = sandbox.New(sandbox.Config{Generate: map[string]int{"gitlab": 9989}, Latency: 25 * time.Millisecond})
+		glBigSrv := httptest.NewServer(glBig)
+		defer glBigSrv.Close()
+		glBigURL = glBigSrv.URL
 		soak = sandbox.New(sandbox.Config{Generate: map[string]int{"vercel": 989, "query_server": 44}, Latency: 10 * time.Millisecond})
 		soakSrv := httptest.NewServer(soak)
 		defer soakSrv.Close()
@@ -137,7 +143,7 @@ func run(m *testing.M) int {
 // allSecrets are the secrets of every sandbox the tests use.
 func allSecrets() []string {
 	s := append(sb.Secrets(), clean.Secrets()...)
-	for _, b := range []*sandbox.Sandbox{big, soak} {
+	for _, b := range []*sandbox.Sandbox{big, glBig, soak} {
 		if b != nil {
 			s = append(s, b.Secrets()...)
 		}

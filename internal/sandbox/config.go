@@ -10,10 +10,19 @@ import (
 // ConnectionConfig is the body of a tokens connection block (HCL) that points every
 // upstream at this sandbox served at baseURL, plus any extra arguments given.
 func (s *Sandbox) ConnectionConfig(baseURL string, extra map[string]string) []byte {
+	return s.ConnectionConfigOf(baseURL, nil, extra)
+}
+
+// ConnectionConfigOf is ConnectionConfig naming only the given upstreams (every one
+// when nil): a benchmark whose workload is some providers' tokens leaves the rest out.
+func (s *Sandbox) ConnectionConfigOf(baseURL string, upstreams []string, extra map[string]string) []byte {
 	f := hclwrite.NewEmptyFile()
 	b := f.Body()
 	s.mu.Lock()
 	for _, k := range kinds {
+		if upstreams != nil && !slices.Contains(upstreams, k.name) {
+			continue
+		}
 		for _, kv := range s.ups[k.name].connection(baseURL + k.prefix) {
 			b.SetAttributeValue(kv[0], cty.StringVal(kv[1]))
 		}
