@@ -334,24 +334,20 @@ func (g *gitlab) serve(s *Sandbox, r *http.Request, path string, body []byte, fa
 		case path == "/personal_access_tokens/self" && get:
 			return jsonResponse(http.StatusOK, g.tokenJSON(self))
 		case len(seg) == 2 && seg[0] == "personal_access_tokens" && (get || del):
-			t := g.visibleToken(me, seg[1])
+			t, refused := g.visibleToken(me, seg[1])
 			switch {
-			case t == nil && me.Admin:
-				return gitlabMessage(http.StatusNotFound, "404 Personal Access Token Not Found")
-			case t == nil:
-				return gitlabMessage(http.StatusUnauthorized, "401 Unauthorized")
+			case refused != nil:
+				return refused
 			case get:
 				return jsonResponse(http.StatusOK, g.tokenJSON(t))
 			}
 			t.Revoked = true
 			return newResponse(http.StatusNoContent, nil)
 		case len(seg) == 3 && seg[0] == "personal_access_tokens" && seg[2] == "rotate" && post:
-			t := g.visibleToken(me, seg[1])
+			t, refused := g.visibleToken(me, seg[1])
 			switch {
-			case t == nil && me.Admin:
-				return gitlabMessage(http.StatusNotFound, "404 Personal Access Token Not Found")
-			case t == nil:
-				return gitlabMessage(http.StatusUnauthorized, "401 Unauthorized")
+			case refused != nil:
+				return refused
 			case t.HomeKind != "":
 				return gitlabMessage(http.StatusMethodNotAllowed, "405 Method Not Allowed")
 			}
@@ -415,18 +411,22 @@ func atoi(s string) int64 {
 	return n
 }
 
-// visibleToken is a personal access token the caller may see: any for an
-// administrator, else their own.
-func (g *gitlab) visibleToken(me *GitLabUser, id string) *GitLabToken {
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
-		return nil
+// visibleToken is a personal access token the caller may see (any for an
+// administrator, else their own), or GitLab's answer when there is none: 404 to an
+// administrator, 401 to anyone else.
+func (g *gitlab) visibleToken(me *GitLabUser, id string) (*GitLabToken, *response) {
+	var t *GitLabToken
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+		t = g.token(n)
 	}
-	t := g.token(n)
-	if t == nil || (!me.Admin && t.UserID != me.ID) {
-		return nil
+	switch {
+	case t != nil && (me.Admin || t.UserID == me.ID):
+		return t, nil
+	case me.Admin:
+		return nil, gitlabMessage(http.StatusNotFound, "404 Personal Access Token Not Found")
+	default:
+		return nil, gitlabMessage(http.StatusUnauthorized, "401 Unauthorized")
 	}
-	return t
 }
 
 func (g *gitlab) userJSON(u *GitLabUser, withEmail bool) map[string]any {
