@@ -29,6 +29,9 @@ type tokensConfig struct {
 	AllowUserTokenRevoke   *string `hcl:"allow_user_token_revoke"`
 	MaxRetries             *string `hcl:"max_retries"`
 	RequestTimeout         *string `hcl:"request_timeout"`
+	// Set by the PostgreSQL extension, not by users: the querying role's user mapping
+	// (user_mapping.go).
+	UserMapping *string `hcl:"user_mapping"`
 }
 
 // ConfigInstance returns an empty config for the SDK to fill.
@@ -55,6 +58,7 @@ const (
 type argument struct {
 	name, env string
 	kind      argKind // how a value of it may be shown in a message
+	mapping   bool    // read from a user mapping (user_mapping.go)
 }
 
 type argKind int
@@ -66,19 +70,19 @@ const (
 )
 
 var (
-	argVercelToken       = argument{"vercel_api_token", "VERCEL_API_TOKEN", secretArg}
-	argVercelBaseURL     = argument{"vercel_base_url", "VERCEL_BASE_URL", addressArg}
-	argQueryServerURL    = argument{"query_server_url", "QUERY_SERVER_URL", addressArg}
-	argQueryServerToken  = argument{"query_server_token", "QUERY_SERVER_TOKEN", secretArg}
-	argClerkKey          = argument{"clerk_secret_key", "CLERK_SECRET_KEY", secretArg}
-	argClerkBaseURL      = argument{"clerk_base_url", "CLERK_API_URL", addressArg}
-	argAllowSignInCreate = argument{"allow_sign_in_token_create", "", plainArg}
-	argAllowSignInRevoke = argument{"allow_sign_in_token_revoke", "", plainArg}
-	argAllowTokenCreate  = argument{"allow_user_token_create", "", plainArg}
-	argAllowTokenUpdate  = argument{"allow_user_token_update", "", plainArg}
-	argAllowTokenRevoke  = argument{"allow_user_token_revoke", "", plainArg}
-	argMaxRetries        = argument{"max_retries", "TOKENS_MAX_RETRIES", plainArg}
-	argRequestTimeout    = argument{"request_timeout", "TOKENS_REQUEST_TIMEOUT", plainArg}
+	argVercelToken       = argument{name: "vercel_api_token", env: "VERCEL_API_TOKEN", kind: secretArg}
+	argVercelBaseURL     = argument{name: "vercel_base_url", env: "VERCEL_BASE_URL", kind: addressArg}
+	argQueryServerURL    = argument{name: "query_server_url", env: "QUERY_SERVER_URL", kind: addressArg}
+	argQueryServerToken  = argument{name: "query_server_token", env: "QUERY_SERVER_TOKEN", kind: secretArg}
+	argClerkKey          = argument{name: "clerk_secret_key", env: "CLERK_SECRET_KEY", kind: secretArg}
+	argClerkBaseURL      = argument{name: "clerk_base_url", env: "CLERK_API_URL", kind: addressArg}
+	argAllowSignInCreate = argument{name: "allow_sign_in_token_create", kind: plainArg}
+	argAllowSignInRevoke = argument{name: "allow_sign_in_token_revoke", kind: plainArg}
+	argAllowTokenCreate  = argument{name: "allow_user_token_create", kind: plainArg}
+	argAllowTokenUpdate  = argument{name: "allow_user_token_update", kind: plainArg}
+	argAllowTokenRevoke  = argument{name: "allow_user_token_revoke", kind: plainArg}
+	argMaxRetries        = argument{name: "max_retries", env: "TOKENS_MAX_RETRIES", kind: plainArg}
+	argRequestTimeout    = argument{name: "request_timeout", env: "TOKENS_REQUEST_TIMEOUT", kind: plainArg}
 )
 
 // named reads "name (or ENV)".
@@ -147,6 +151,12 @@ func (s *settings) queryServerConfigured() bool {
 // whole: each problem is stored where it matters and reported by the query it affects.
 func loadSettings(connection string, cfg tokensConfig) *settings {
 	s := &settings{connection: connection}
+	// A user mapping's providers: their arguments read no environment variable. (The
+	// locals shadow the package's arguments only for the providers' settings below.)
+	cfg, mapped, mappingErr := withUserMapping(connection, cfg)
+	argVercelToken, argVercelBaseURL := mapped.arg(argVercelToken), mapped.arg(argVercelBaseURL)
+	argQueryServerURL, argQueryServerToken := mapped.arg(argQueryServerURL), mapped.arg(argQueryServerToken)
+	argClerkKey, argClerkBaseURL := mapped.arg(argClerkKey), mapped.arg(argClerkBaseURL)
 	bad := func(a argument, v value, format string, args ...any) error {
 		return &ConfigError{Connection: connection, Argument: a, Value: v, Problem: fmt.Sprintf(format, args...)}
 	}
@@ -224,6 +234,7 @@ func loadSettings(connection string, cfg tokensConfig) *settings {
 			s.requestTimeout = time.Duration(f * float64(time.Second))
 		}
 	}
+	s.commonErr = firstErr(mappingErr, s.commonErr) // fails every query of the role
 	return s
 }
 

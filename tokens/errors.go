@@ -31,6 +31,10 @@ func (e *ConfigError) Error() string {
 	default:
 		fmt.Fprintf(&b, "%s %s", e.Argument.named(), e.Problem)
 	}
+	if e.Argument.mapping {
+		fmt.Fprintf(&b, "; set %s in the user mapping's config", e.Argument.name)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "; set %s in the connection config", e.Argument.name)
 	if e.Argument.env != "" {
 		fmt.Fprintf(&b, " or %s in the environment", e.Argument.env)
