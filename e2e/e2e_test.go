@@ -186,7 +186,8 @@ func TestAlterServerTakesEffect(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { alter(good) })
+	alter(good)
+	t.Cleanup(func() { alter(servers()["altered"].server) }) // no credentials in the server's options between tests
 	const q = "select count(*) as n from altered.user_tokens where provider = 'vercel'"
 	vercelRows := []map[string]any{{"n": int64(len(sb.VercelTokens()))}}
 	for _, s := range []*pgx.Conn{c, other} {

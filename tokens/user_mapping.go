@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -160,4 +161,16 @@ func (c tokensConfig) ServerCredentials() []string {
 		}
 	}
 	return names
+}
+
+// CheckUserMapping reports a user_mapping attribute the plugin would refuse: the
+// extension's validator refuses such a mapping at create or alter user mapping (it
+// knows no connection yet, so the message names none).
+func (c tokensConfig) CheckUserMapping() error {
+	_, _, err := withUserMapping("", c)
+	var ue *UserMappingError
+	if errors.As(err, &ue) {
+		return errors.New("the user mapping's config " + ue.Problem)
+	}
+	return err
 }
