@@ -256,6 +256,10 @@ func TestServerAndMappingOptionsAreChecked(t *testing.T) {
 			t.Errorf("%s\n error %v\n want %s", strings.SplitN(tc.sql, " options", 2)[0], err, tc.want)
 		}
 	}
+	// the refused statements' text is not in the log (pgcluster's log_min_error_statement = panic)
+	if log, err := os.ReadFile(cluster.Log()); err != nil || strings.Contains(string(log), secret) {
+		t.Fatalf("a refused mapping's value is in the PostgreSQL log (%v)", err)
+	}
 	// the refused alter left postgres's mapping as it was
 	if rows := mustRows(t, admin, "select id from tokens.user_tokens where provider = 'vercel'"); len(rows) != len(sb.VercelTokens()) {
 		t.Fatalf("%d rows after a refused alter", len(rows))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/vercel"
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -257,5 +258,24 @@ func TestServerCredentialsNamesTheArgumentsInUse(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// A provider from a mapping takes nothing from the server: a token alone goes to the
+// provider's own address, not to the server's vercel_base_url (checked on the
+// settings: a request there would leave this machine).
+func TestAMappedTokenAloneGoesToTheProvidersAddress(t *testing.T) {
+	for _, name := range configEnv {
+		t.Setenv(name, "")
+	}
+	t.Setenv("VERCEL_BASE_URL", "https://env.example.com")
+	cfg, err := parseUserMapping(withMapping(hclBody("vercel_api_token", "server-token", "vercel_base_url", "https://server.example.com"),
+		hclBody("vercel_api_token", "mapped-token")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := loadSettings("c", cfg)
+	if s.vercelErr != nil || s.vercelToken != "mapped-token" || s.vercelBaseURL != vercel.DefaultBaseURL {
+		t.Fatalf("token %q, address %q, %v; want the mapped token and %s", s.vercelToken, s.vercelBaseURL, s.vercelErr, vercel.DefaultBaseURL)
 	}
 }
