@@ -441,3 +441,21 @@ func TestRolesReadTheirOwnAccountsWithTheCacheOn(t *testing.T) {
 		}
 	}
 }
+
+// PostgreSQL's rule picks the mapping: the role's own, else PUBLIC's.
+func TestAPublicMappingIsTheFallback(t *testing.T) {
+	admin := fresh(t)
+	sqlExec(t, admin, pgcluster.ServerStatements("pub", "", "")...)
+	t.Cleanup(func() { sqlExec(t, admin, "drop schema pub cascade", "drop server pub cascade") })
+	plainRole(t, admin, "tokens_hank", "pub")
+	mapping(t, admin, "public", "pub", string(sb.ConnectionConfig(sbURL, nil)))
+	mapping(t, admin, "postgres", "pub", string(clean.ConnectionConfig(cleanURL, nil)))
+	const q = "select id from pub.user_tokens where provider = 'vercel'"
+	hank := connectAs(t, cluster.DSN(), "tokens_hank", nil)
+	if rows := mustRows(t, hank, q); len(rows) != len(sb.VercelTokens()) {
+		t.Fatalf("tokens_hank, through PUBLIC's mapping: %d rows, want %d", len(rows), len(sb.VercelTokens()))
+	}
+	if rows := mustRows(t, admin, q); len(rows) != len(clean.VercelTokens()) {
+		t.Fatalf("postgres, through its own mapping: %d rows, want %d", len(rows), len(clean.VercelTokens()))
+	}
+}
