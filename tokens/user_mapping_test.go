@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -277,5 +278,26 @@ func TestAMappedTokenAloneGoesToTheProvidersAddress(t *testing.T) {
 	s := loadSettings("c", cfg)
 	if s.vercelErr != nil || s.vercelToken != "mapped-token" || s.vercelBaseURL != vercel.DefaultBaseURL {
 		t.Fatalf("token %q, address %q, %v; want the mapped token and %s", s.vercelToken, s.vercelBaseURL, s.vercelErr, vercel.DefaultBaseURL)
+	}
+}
+
+// CheckUserMapping is what the extension's validator refuses a mapping with at create
+// or alter user mapping, before any connection exists: the plugin's words, no value.
+func TestCheckUserMappingRefusesWhatQueriesWould(t *testing.T) {
+	secret := "s3cr3t-" + "value-in-a-mapping"
+	for _, tc := range []struct{ mapping, want string }{
+		{"allow_sign_in_token_create = true\nmax_retries = 1", "the user mapping's config sets allow_sign_in_token_create, max_retries, which only the server's config may set (they are the server owner's)"},
+		{hclBody("user_mapping", ""), "the user mapping's config sets user_mapping, which is the extension's own attribute"},
+		{hclBody("clerk_secret_kee", secret), `the user mapping's config does not parse: line 1: Unsupported argument: An argument named "clerk_secret_kee" is not expected here. Did you mean "clerk_secret_key"?`},
+		{hclBody("vercel_api_token", secret, "clerk_base_url", "https://c.example.com"), ""},
+	} {
+		m := tc.mapping
+		err := tokensConfig{UserMapping: &m}.CheckUserMapping()
+		if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
+			t.Errorf("mapping %q:\n got %v\nwant %s", strings.ReplaceAll(tc.mapping, secret, "<secret>"), strings.ReplaceAll(got, secret, "<secret>"), tc.want)
+		}
+	}
+	if err := (tokensConfig{}).CheckUserMapping(); err != nil {
+		t.Fatalf("no mapping: %v", err)
 	}
 }
