@@ -256,9 +256,18 @@ func TestServerAndMappingOptionsAreChecked(t *testing.T) {
 			t.Errorf("%s\n error %v\n want %s", strings.SplitN(tc.sql, " options", 2)[0], err, tc.want)
 		}
 	}
-	// the refused statements' text is not in the log (pgcluster's log_min_error_statement = panic)
+	// the refused statements' text is not in the log (pgcluster's log_min_error_statement
+	// = panic); at PostgreSQL's default, error, it is, as the README says
 	if log, err := os.ReadFile(cluster.Log()); err != nil || strings.Contains(string(log), secret) {
 		t.Fatalf("a refused mapping's value is in the PostgreSQL log (%v)", err)
+	}
+	sqlExec(t, admin, "set log_min_error_statement = error")
+	if _, err := admin.Exec(context.Background(), "create user mapping for tokens_gina server tokens options (config 'marker = \"logged-at-error\"')"); err == nil {
+		t.Fatal("a mapping with an unknown argument was accepted")
+	}
+	sqlExec(t, admin, "set log_min_error_statement = panic")
+	if log, err := os.ReadFile(cluster.Log()); err != nil || !strings.Contains(string(log), "logged-at-error") {
+		t.Fatalf("at log_min_error_statement = error, a refused mapping's text is not in the log (%v)", err)
 	}
 	// the refused alter left postgres's mapping as it was
 	if rows := mustRows(t, admin, "select id from tokens.user_tokens where provider = 'vercel'"); len(rows) != len(sb.VercelTokens()) {

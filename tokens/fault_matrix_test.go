@@ -299,6 +299,7 @@ var docSections = []struct {
 	{"fault-matrix", renderMatrix},
 	{"bad-input", renderBadInputs},
 	{"bad-config", renderConfigCases},
+	{"user-mapping", renderUserMappingCases},
 }
 
 const regenerate = "UPDATE_DOCS=1 go test ./tokens -run TestReliabilityDocIsTheTests"

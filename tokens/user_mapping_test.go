@@ -160,26 +160,33 @@ func TestUserMappingReplacesAProviderAsAUnit(t *testing.T) {
 	})
 }
 
+// mappingSecret stands for a credential in a mapping that is refused: no error quotes it.
+var mappingSecret = "s3cr3t-" + "value-in-a-mapping"
+
+// userMappingCases are the user mappings the plugin refuses: every query of the role
+// fails with the error, which names no value. docs/reliability.md lists them
+// (TestReliabilityDocIsTheTests).
+var userMappingCases = []struct {
+	name, mapping string
+	want          []string
+}{
+	{"an allow flag", "allow_user_token_revoke = true", []string{"the user mapping's config sets allow_user_token_revoke, which only the server's config may set"}},
+	{"retry settings", "max_retries = 0\nrequest_timeout = 1", []string{"sets max_retries, request_timeout, which only the server's config may set"}},
+	{"a user mapping in a mapping", hclBody("user_mapping", "x = 1"), []string{"sets user_mapping, which is the extension's own attribute"}},
+	{"an argument misspelt", hclBody("vercel_api_tokn", mappingSecret), []string{"does not parse: line 1: Unsupported argument: An argument named \"vercel_api_tokn\" is not expected here."}},
+	{"a string not closed", `vercel_api_token = "` + mappingSecret, []string{"does not parse: line 1: Unterminated template string"}},
+	{"a value of the wrong type", "vercel_api_token = [\"" + mappingSecret + "\"]", []string{"does not parse: line 1: Unsuitable value type: Unsuitable value: string required"}},
+}
+
 func TestUserMappingRefusals(t *testing.T) {
 	m := newMappingEnv(t)
 	q := query{table: "user_tokens", columns: []string{"id"}}
-	secret := "s3cr3t-" + "value-in-a-mapping"
-	for _, tc := range []struct {
-		name, mapping string
-		want          []string
-	}{
-		{"an allow flag", "allow_user_token_revoke = true", []string{"the user mapping's config sets allow_user_token_revoke, which only the server's config may set"}},
-		{"retry settings", "max_retries = 0\nrequest_timeout = 1", []string{"sets max_retries, request_timeout, which only the server's config may set"}},
-		{"a user mapping in a mapping", hclBody("user_mapping", "x = 1"), []string{"sets user_mapping, which is the extension's own attribute"}},
-		{"an argument misspelt", hclBody("vercel_api_tokn", secret), []string{"does not parse: line 1: Unsupported argument: An argument named \"vercel_api_tokn\" is not expected here."}},
-		{"a string not closed", `vercel_api_token = "` + secret, []string{"does not parse: line 1: "}},
-		{"a value of the wrong type", "vercel_api_token = [\"" + secret + "\"]", []string{"does not parse: line 1: Unsuitable value type: Unsuitable value: string required"}},
-	} {
+	for _, tc := range userMappingCases {
 		t.Run(tc.name, func(t *testing.T) {
 			m.server.ResetRequests()
 			_, err := m.run(tc.mapping, q)
 			assertErrorMentions(t, err, append(tc.want, `connection "tokens_t`, "fix it with alter user mapping")...)
-			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "s3cr3t") {
+			if strings.Contains(err.Error(), mappingSecret) || strings.Contains(err.Error(), "s3cr3t") {
 				t.Fatalf("the error quotes the mapping's value: %v", err)
 			}
 			if n := len(m.server.Requests()); n != 0 {
@@ -187,6 +194,19 @@ func TestUserMappingRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+func renderUserMappingCases() string {
+	var b strings.Builder
+	b.WriteString("| the user mapping's config | the error says |\n|---|---|\n")
+	for _, c := range userMappingCases {
+		var says []string
+		for _, w := range c.want {
+			says = append(says, "`"+strings.ReplaceAll(w, "|", `\|`)+"`")
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", c.name, strings.Join(says, ", "))
+	}
+	return b.String()
 }
 
 // The extension changes a connection's config when another role, with other
@@ -284,7 +304,7 @@ func TestAMappedTokenAloneGoesToTheProvidersAddress(t *testing.T) {
 // CheckUserMapping is what the extension's validator refuses a mapping with at create
 // or alter user mapping, before any connection exists: the plugin's words, no value.
 func TestCheckUserMappingRefusesWhatQueriesWould(t *testing.T) {
-	secret := "s3cr3t-" + "value-in-a-mapping"
+	secret := mappingSecret
 	for _, tc := range []struct{ mapping, want string }{
 		{"allow_sign_in_token_create = true\nmax_retries = 1", "the user mapping's config sets allow_sign_in_token_create, max_retries, which only the server's config may set (they are the server owner's)"},
 		{hclBody("user_mapping", ""), "the user mapping's config sets user_mapping, which is the extension's own attribute"},
