@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -400,9 +401,11 @@ func TestRolesReadTheirOwnAccountsWithTheCacheOn(t *testing.T) {
 	}
 
 	// one session, SET ROLE between queries of the same prepared statement: the cache
-	// never answers one role with the other's rows
+	// never answers one role with the other's rows; once the connection's config has
+	// changed in a session, its cache is off there
 	alice.ResetRequests()
 	bob.ResetRequests()
+	switcher := connectAs(t, c2.DSN(), "postgres", nil) // a session whose first config is alice's
 	for i, step := range []struct {
 		role       string
 		account    *sandbox.Sandbox
@@ -412,16 +415,42 @@ func TestRolesReadTheirOwnAccountsWithTheCacheOn(t *testing.T) {
 		{"tokens_alice", alice, 1, 0},
 		{"tokens_bob", bob, 1, 1},
 		{"tokens_alice", alice, 2, 1},
+		{"tokens_alice", alice, 3, 1},
 	} {
-		sqlExec(t, admin, "set role "+step.role)
-		if rows, err := got(admin); err != nil || !slices.Equal(rows, ids(step.account)) {
-			t.Fatalf("step %d as %s: %v %v", i+1, step.role, rows, err)
+		sqlExec(t, switcher, "set role "+step.role)
+		if rows, err := got(switcher); err != nil || !slices.Equal(rows, ids(step.account)) {
+			t.Fatalf("step %d as %s: %v %v (listings: alice's account %d, bob's %d)", i+1, step.role, rows, err, lists(alice), lists(bob))
 		}
 		if lists(alice) != step.alice || lists(bob) != step.bob {
 			t.Fatalf("step %d: listings %d and %d, want %d and %d", i+1, lists(alice), lists(bob), step.alice, step.bob)
 		}
 	}
-	sqlExec(t, admin, "reset role")
+
+	// a scan PostgreSQL ends early (a LIMIT the plugin is not given) goes on listing,
+	// with the cache on to the end: the next role's identical query must not be served
+	// its rows (the config changes once that listing has ended, and the cache is off
+	// from then on). Each round is a new session, whose first config is tokens_slow's.
+	slow := sandbox.New(sandbox.Config{VercelTokens: 239, Latency: 100 * time.Millisecond, Seed: 6})
+	slowSrv := httptest.NewServer(slow)
+	t.Cleanup(slowSrv.Close)
+	sqlExec(t, admin, "create role tokens_slow login", "grant usage on schema tokens to tokens_slow", "grant select on all tables in schema tokens to tokens_slow")
+	mapping(t, admin, "tokens_slow", "tokens", string(slow.ConnectionConfig(slowSrv.URL, nil)))
+	const unpushed = "select id from tokens.user_tokens where provider = 'vercel' and name like '%' order by id"
+	for i := range 3 {
+		s := connectAs(t, c2.DSN(), "postgres", nil)
+		sqlExec(t, s, "set role tokens_slow")
+		if rows, err := rowsOf(t, s, unpushed+" limit 1"); err != nil || len(rows) != 1 {
+			t.Fatalf("round %d, tokens_slow: %v %v", i+1, rows, err)
+		}
+		sqlExec(t, s, "set role tokens_bob")
+		rows, err := s.Query(ctx, unpushed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || !slices.Equal(got, ids(bob)) {
+			t.Fatalf("round %d, tokens_bob after tokens_slow's early end: %d rows %v, want bob's %v", i+1, len(got), err, ids(bob))
+		}
+	}
 
 	// a view reads as its owner, as postgres_fdw does; one statement cannot read the
 	// connection as two roles at once
