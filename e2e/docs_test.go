@@ -191,11 +191,10 @@ func secondAdmin(t *testing.T, c *pgx.Conn) {
 			token = tok.Token
 		}
 	}
-	config := strings.Replace(string(sb.ConnectionConfig(sbURL, map[string]string{"allow_user_token_update": "true"})),
-		sb.QueryServerAdminToken(), token, 1)
+	mapping := strings.Replace(string(sb.ConnectionConfig(sbURL, nil)), sb.QueryServerAdminToken(), token, 1)
 	ctx := context.Background()
 	stmts := append([]string{"drop schema if exists second_admin cascade", "drop server if exists second_admin cascade"},
-		pgcluster.ServerStatements("second_admin", config)...)
+		pgcluster.ServerStatements("second_admin", "allow_user_token_update = true", mapping)...)
 	if err := pgcluster.Exec(ctx, c, append(stmts, "set search_path to second_admin, public")...); err != nil {
 		t.Fatal(err)
 	}

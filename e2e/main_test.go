@@ -10,13 +10,16 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/jackc/pgx/v5"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/pgcluster"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/sandbox"
+	"github.com/zclconf/go-cty/cty"
 )
 
 var (
@@ -36,27 +39,47 @@ var (
 	benchmarking = os.Getenv("TOKENS_E2E_BENCH") != ""
 )
 
-// servers are the connections the tests use: name -> connection config body. Each is
-// imported into a schema of that name, which is the connection name the plugin sees.
-func servers() map[string]string {
-	base := func(extra map[string]string) string { return string(sb.ConnectionConfig(sbURL, extra)) }
+// setup is one connection the tests use: the server's config (the owner's settings,
+// which every role can read) and the config of the user mapping for postgres, which
+// runs the tests (its credentials, which only postgres can read); either may be empty.
+type setup struct{ server, mapping string }
+
+// hclArgs writes name = "value" lines.
+func hclArgs(args map[string]string) string {
+	f := hclwrite.NewEmptyFile()
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		f.Body().SetAttributeValue(k, cty.StringVal(args[k]))
+	}
+	return string(f.Bytes())
+}
+
+// servers are the connections the tests use, by name. Each is imported into a schema
+// of that name, which is the connection name the plugin sees.
+func servers() map[string]setup {
+	creds := string(sb.ConnectionConfig(sbURL, nil))
 	allow := map[string]string{"allow_sign_in_token_create": "true", "allow_sign_in_token_revoke": "true",
 		"allow_user_token_create": "true", "allow_user_token_update": "true", "allow_user_token_rotate": "true", "allow_user_token_revoke": "true"}
-	m := map[string]string{
-		"tokens":      base(allow),
-		"flags_off":   base(nil),
-		"bad_vercel":  strings.Replace(base(nil), sb.VercelToken(), "wrong", 1),
-		"no_upstream": `max_retries = 1`,
-		"bad_number":  base(map[string]string{"max_retries": "often"}),
-		"fast_fail":   base(map[string]string{"max_retries": "1", "request_timeout": "0.5", "allow_sign_in_token_create": "true", "allow_user_token_create": "true"}),
-		"clean":       string(clean.ConnectionConfig(cleanURL, nil)),
-		"altered":     base(nil), // TestAlterServerTakesEffect changes it
+	m := map[string]setup{
+		"tokens":      {hclArgs(allow), creds},
+		"flags_off":   {"", creds},
+		"bad_vercel":  {"", strings.Replace(creds, sb.VercelToken(), "wrong", 1)},
+		"no_upstream": {`max_retries = 1`, ""},
+		"bad_number":  {hclArgs(map[string]string{"max_retries": "often"}), creds},
+		"fast_fail": {hclArgs(map[string]string{"max_retries": "1", "request_timeout": "0.5", "allow_sign_in_token_create": "true",
+			"allow_user_token_create": "true"}), creds},
+		"clean":   {"", string(clean.ConnectionConfig(cleanURL, nil))},
+		"altered": {`max_retries = 1`, ""}, // TestAlterServerTakesEffect sets its config, credentials included, and puts this back
 	}
 	if benchmarking {
-		m["big"] = string(big.ConnectionConfig(bigURL, nil))
-		m["gitlab_big"] = string(glBig.ConnectionConfig(glBigURL, nil))
+		m["big"] = setup{"", string(big.ConnectionConfig(bigURL, nil))}
+		m["gitlab_big"] = setup{"", string(glBig.ConnectionConfig(glBigURL, nil))}
 		// the soak's workload stays the Vercel and Query Server listing its targets were set on
-		m["soak"] = string(soak.ConnectionConfigOf(soakURL, []string{"vercel", "query_server"}, nil))
+		m["soak"] = setup{"", string(soak.ConnectionConfigOf(soakURL, []string{"vercel", "query_server"}, nil))}
 	}
 	return m
 }
@@ -116,7 +139,7 @@ func run(m *testing.M) int {
 	}
 	stmts := []string{"create extension " + pgcluster.Extension}
 	for name, cfg := range servers() {
-		stmts = append(stmts, pgcluster.ServerStatements(name, cfg)...)
+		stmts = append(stmts, pgcluster.ServerStatements(name, cfg.server, cfg.mapping)...)
 	}
 	if err := pgcluster.Exec(ctx, conn, stmts...); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -247,7 +270,7 @@ func TestSetupErrorsLeaveOutTheConfig(t *testing.T) {
 		level, marker string
 		logged        bool
 	}{{"error", "logged-at-error", true}, {"panic", "kept-out-at-panic", false}} {
-		failing := pgcluster.ServerStatements("tokens", `marker = "`+tc.marker+`"`)[0]
+		failing := pgcluster.ServerStatements("tokens", `marker = "`+tc.marker+`"`, "")[0]
 		if err := pgcluster.Exec(ctx, c, "set log_min_error_statement = "+tc.level, failing); err == nil {
 			t.Fatal("creating a server that exists did not fail")
 		}
@@ -259,7 +282,7 @@ func TestSetupErrorsLeaveOutTheConfig(t *testing.T) {
 			t.Fatalf("log_min_error_statement = %s: the failed statement's config in the log: %v, want %v", tc.level, !tc.logged, tc.logged)
 		}
 	}
-	err := pgcluster.Exec(ctx, c, pgcluster.ServerStatements("tokens", servers()["tokens"])...)
+	err := pgcluster.Exec(ctx, c, pgcluster.ServerStatements("tokens", servers()["tokens"].server, servers()["tokens"].mapping)...)
 	want := `create server tokens foreign data wrapper steampipe_postgres_tokens: ERROR: server "tokens" already exists (SQLSTATE 42710)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %v, want %s", err, want)

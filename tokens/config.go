@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -9,7 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/upstream"
 )
 
 // The plugin's own arguments, after the providers' in the connection block. Flags
@@ -44,17 +49,18 @@ const (
 	maxRequestTimeout     = time.Hour
 )
 
-// connectionBlock is the connection block's schema, built from the registry: one
-// field per argument, each a pointer so that unset differs from empty. Numbers and
-// flags are read as text, so that a bad value gets our message (naming the argument
-// and its variable), not a parser's.
+// connectionBlock is the registry's arguments as a schema: one field per argument,
+// each a pointer so that unset differs from empty. Numbers and flags are read as
+// text, so that a bad value gets our message (naming the argument and its
+// variable), not a parser's.
 type connectionBlock struct {
+	providers []*providers.Provider
 	arguments []providers.Argument
 	typ       reflect.Type
 }
 
 func newConnectionBlock(reg []*providers.Provider) *connectionBlock {
-	b := &connectionBlock{}
+	b := &connectionBlock{providers: reg}
 	for _, p := range reg {
 		b.arguments = append(b.arguments, p.Arguments...)
 	}
@@ -71,32 +77,58 @@ func newConnectionBlock(reg []*providers.Provider) *connectionBlock {
 	return b
 }
 
-// newInstance is an empty connection block for the SDK to fill.
-func (b *connectionBlock) newInstance() any { return reflect.New(b.typ).Interface() }
+// connectionConfig is a connection's config as the SDK decodes it: the arguments stay
+// a body, which the connection block reads when the connection is made (so a
+// misspelt argument fails the connection's queries, naming it). A named type, so
+// that the PostgreSQL extension can ask it about user mappings (user_mapping.go).
+type connectionConfig struct {
+	// UserMapping is set by the extension, never by users: the querying role's user
+	// mapping's config (wrapper patch 0010).
+	UserMapping *string  `hcl:"user_mapping"`
+	Arguments   hcl.Body `hcl:",remain"`
+	block       *connectionBlock
+}
 
-// values reads what a connection's config (plugin.Connection.Config, the one place
-// it is read) sets. An empty string counts as unset.
-func (b *connectionBlock) values(config any) map[string]providers.Value {
-	out := map[string]providers.Value{}
-	if config == nil {
-		return out
+// newInstance is an empty connection config for the SDK to fill.
+func (b *connectionBlock) newInstance() any { return &connectionConfig{block: b} }
+
+// configOf is the connectionConfig the SDK decoded (it hands it over by value).
+func configOf(config any) (connectionConfig, bool) {
+	switch c := config.(type) {
+	case connectionConfig:
+		return c, true
+	case *connectionConfig:
+		return *c, c != nil
 	}
-	v := reflect.ValueOf(config)
-	if v.Kind() == reflect.Pointer {
-		v = v.Elem()
+	return connectionConfig{}, false
+}
+
+// decode reads a body of arguments: the values it sets (an empty string counts as
+// unset) and the names it has at all. The error names lines and arguments, never a
+// value.
+func (b *connectionBlock) decode(body hcl.Body, source string) (map[string]providers.Value, map[string]bool, error) {
+	values, present := map[string]providers.Value{}, map[string]bool{}
+	if body == nil {
+		return values, present, nil
 	}
-	if v.Type() != b.typ {
-		return out
+	v := reflect.New(b.typ)
+	if diags := gohcl.DecodeBody(body, noFunctions(), v.Interface()); diags.HasErrors() {
+		first := 1 // the SDK parses a connection's config from line 0; a message counts from 1
+		if sb, ok := body.(*hclsyntax.Body); ok && sb.SrcRange.Start.Line == 0 {
+			first = 0
+		}
+		return nil, nil, errors.New("does not parse: " + describe(diags, first))
 	}
 	for i, a := range b.arguments {
-		f := v.Field(i)
+		f := v.Elem().Field(i)
 		if f.IsNil() {
 			continue
 		}
+		present[a.Name] = true
 		switch x := f.Interface().(type) {
 		case *string:
 			if t := strings.TrimSpace(*x); t != "" {
-				out[a.Name] = providers.Value{Text: t, Source: "config"}
+				values[a.Name] = providers.Value{Text: t, Source: source}
 			}
 		case *[]string:
 			var list []string
@@ -106,11 +138,73 @@ func (b *connectionBlock) values(config any) map[string]providers.Value {
 				}
 			}
 			if len(list) > 0 {
-				out[a.Name] = providers.Value{Text: strings.Join(list, ", "), List: list, Source: "config"}
+				values[a.Name] = providers.Value{Text: strings.Join(list, ", "), List: list, Source: source}
 			}
 		}
 	}
-	return out
+	return values, present, nil
+}
+
+// describe is HCL's diagnostics as one line: line, summary and detail of each, lines
+// counted from 1 in a body that starts at line first.
+func describe(diags hcl.Diagnostics, first int) string {
+	var problems []string
+	for _, d := range diags.Errs() {
+		p := d.Error()
+		if hd, ok := d.(*hcl.Diagnostic); ok {
+			p = hd.Summary + ": " + hd.Detail
+			if hd.Subject != nil {
+				p = fmt.Sprintf("line %d: %s", hd.Subject.Start.Line+1-first, p)
+			}
+		}
+		problems = append(problems, upstream.Scrub(p))
+	}
+	return strings.Join(problems, "; ")
+}
+
+// configRead is what a connection's config and the querying role's user mapping say.
+type configRead struct {
+	server  map[string]providers.Value // the connection's config
+	mapping map[string]providers.Value // the user mapping's
+	mapped  map[string]bool            // providers whose settings come from the mapping alone
+	err     error                      // a config or mapping the plugin cannot use: stops every query
+}
+
+// read reads a connection's config (plugin.Connection.Config, the one place it is
+// read), with the user mapping it carries.
+func (b *connectionBlock) read(connection string, config any) configRead {
+	r := configRead{server: map[string]providers.Value{}}
+	c, ok := configOf(config)
+	if !ok {
+		return r
+	}
+	server, _, err := b.decode(c.Arguments, "config")
+	if err != nil {
+		r.err = &ConfigBodyError{Connection: connection, Problem: err.Error()}
+		return r
+	}
+	r.server = server
+	r.mapping, r.mapped, err = b.userMapping(c.UserMapping)
+	if err != nil {
+		r.err = &ConfigBodyError{Connection: connection, Mapping: true, Problem: err.Error()}
+	}
+	return r
+}
+
+// ConfigBodyError is a config the plugin cannot read: the connection's, or the user
+// mapping's the PostgreSQL extension passed. Every query fails with it until fixed.
+type ConfigBodyError struct {
+	Connection string
+	Mapping    bool
+	Problem    string
+}
+
+func (e *ConfigBodyError) Error() string {
+	if e.Mapping {
+		return fmt.Sprintf("connection %q: the user mapping's config %s; fix it with alter user mapping ... options (set config '...')",
+			e.Connection, e.Problem)
+	}
+	return fmt.Sprintf("connection %q: the connection config %s", e.Connection, e.Problem)
 }
 
 // resolver applies the precedence: the connection config wins over the environment.

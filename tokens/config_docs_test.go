@@ -59,13 +59,17 @@ func TestConfigDocsNameEveryArgument(t *testing.T) {
 	if !slices.Equal(code, documented) {
 		t.Fatalf("the plugin's arguments are\n%v\ndocumentedArguments has\n%v", code, documented)
 	}
-	// the SDK decodes a block that sets every one of them
+	// the SDK and then the connection read a block that sets every one of them
 	file, diags := hclsyntax.ParseConfig([]byte(body.String()), "every.hcl", hclPos)
+	instance := block.newInstance()
 	if !diags.HasErrors() {
-		diags = gohcl.DecodeBody(file.Body, nil, block.newInstance())
+		diags = gohcl.DecodeBody(file.Body, nil, instance)
 	}
 	if diags.HasErrors() {
 		t.Fatalf("a connection block setting every argument: %v", diags)
+	}
+	if r := block.read("c", instance); r.err != nil || len(r.server) != len(block.arguments) {
+		t.Fatalf("a connection block setting every argument: %d of %d read, %v", len(r.server), len(block.arguments), r.err)
 	}
 	if providers.ArgMaxRetries.Default != fmt.Sprintf("`%d`", defaultMaxRetries) ||
 		providers.ArgRequestTimeout.Default != fmt.Sprintf("`%d`", int(defaultRequestTimeout.Seconds())) {

@@ -30,6 +30,7 @@ var configCases = []struct {
 	env    map[string]string
 	want   []string
 }{
+	{"an argument misspelt", "", `vercel_api_tokn = "` + pastedToken + `"`, nil, []string{`the connection config does not parse: line 1: Unsupported argument: An argument named "vercel_api_tokn" is not expected here. Did you mean "vercel_api_token"?`}},
 	{"nothing configured", "", ``, nil, []string{"user_tokens has no upstream configured", "vercel_api_token (or VERCEL_API_TOKEN)", "query_server_url (or QUERY_SERVER_URL)"}},
 	{"only Clerk configured", "", `clerk_secret_key = "sk_x"`, nil, []string{"no upstream configured"}},
 	{"Query Server URL without its token", "", `query_server_url = "https://q.example.com"`, nil, []string{"query_server_token (or QUERY_SERVER_TOKEN) is not set", "query_server_url is set (config)"}},
@@ -56,8 +57,16 @@ var configCases = []struct {
 	{"user token action flag not a boolean", "user_token_actions", `vercel_api_token = "x"` + "\n" + `allow_user_token_revoke = "maybe"`, nil, []string{`allow_user_token_revoke = "maybe" must be true or false`}},
 }
 
-var configEnv = []string{"VERCEL_API_TOKEN", "VERCEL_BASE_URL", "QUERY_SERVER_URL", "QUERY_SERVER_TOKEN", "TOKENS_MAX_RETRIES",
-	"TOKENS_REQUEST_TIMEOUT", "CLERK_SECRET_KEY", "CLERK_API_URL"}
+// configEnv are the environment variables of every argument, which tests clear.
+var configEnv = func() []string {
+	var names []string
+	for _, a := range newConnectionBlock(registry).arguments {
+		if a.Env != "" {
+			names = append(names, a.Env)
+		}
+	}
+	return names
+}()
 
 func TestConfigurationErrors(t *testing.T) {
 	for _, name := range configEnv {
@@ -192,5 +201,5 @@ func testConnection(t *testing.T, config string) *connection {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	return h.newConnection("c", h.block.values(block), hclog.NewNullLogger())
+	return h.newConnection("c", h.block.read("c", block), hclog.NewNullLogger())
 }

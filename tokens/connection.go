@@ -37,16 +37,24 @@ func (h *house) connection(ctx context.Context, d *plugin.QueryData) (*connectio
 }
 
 func (h *house) connectUncached(ctx context.Context, d *plugin.QueryData, _ *plugin.HydrateData) (any, error) {
-	return h.newConnection(d.Connection.Name, h.block.values(d.Connection.Config), plugin.Logger(ctx).ResetNamed("tokens")), nil
+	name := d.Connection.Name
+	return h.newConnection(name, h.block.read(name, d.Connection.Config), plugin.Logger(ctx).ResetNamed("tokens")), nil
 }
 
-// newConnection resolves a connection's settings and connects every provider.
-func (h *house) newConnection(name string, config map[string]providers.Value, logger hclog.Logger) *connection {
-	lookup := resolver(config)
+// newConnection resolves a connection's settings and connects every provider: a
+// provider the user mapping replaces reads the mapping alone.
+func (h *house) newConnection(name string, cfg configRead, logger hclog.Logger) *connection {
+	lookup := resolver(cfg.server)
 	s := loadSettings(name, lookup)
-	pc := &providers.Connection{Name: name, MaxRetries: s.maxRetries, RequestTimeout: s.requestTimeout, Logger: logger, Lookup: lookup}
+	if cfg.err != nil {
+		s.err = cfg.err // before any bad number: nothing else of the config is known good
+	}
 	c := &connection{settings: s, sources: map[string]providers.Source{}}
 	for _, p := range h.providers {
+		pc := &providers.Connection{Name: name, MaxRetries: s.maxRetries, RequestTimeout: s.requestTimeout, Logger: logger, Lookup: lookup}
+		if cfg.mapped[p.Name] {
+			pc.Lookup, pc.Mapped = mappedLookup(cfg.mapping), true
+		}
 		c.sources[p.Name] = p.Connect(p, pc)
 	}
 	return c

@@ -363,6 +363,7 @@ var docSections = []docSection{
 	{"fault-matrix", renderMatrix},
 	{"bad-input", renderBadInputs},
 	{"bad-config", renderConfigCases},
+	{"user-mapping", renderUserMappingCases},
 }
 
 const regenerate = "UPDATE_DOCS=1 go test ./tokens -run Doc"

@@ -11,7 +11,8 @@
 // revoked; otherwise the sandbox (fake data, fake credentials)
 // runs in the background. Credentials are never printed or put on a command line; the
 // cluster asks every connection for a random password kept in /tmp/tokens-demo/pgpass
-// (mode 0600), since the foreign server's options hold the credentials.
+// (mode 0600). The credentials are in postgres's user mapping, not in the server's
+// options (which every role can read).
 package main
 
 import (
@@ -84,7 +85,7 @@ func start(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	config, sandbox, err := connectionConfig(ctx)
+	server, mapping, sandbox, err := connectionConfig(ctx)
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func start(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	setup := append([]string{"create extension " + pgcluster.Extension}, pgcluster.ServerStatements("tokens", config)...)
+	setup := append([]string{"create extension " + pgcluster.Extension}, pgcluster.ServerStatements("tokens", server, mapping)...)
 	setup = append(setup, "alter database postgres set search_path to tokens, public", "set search_path to tokens, public")
 	if err := pgcluster.Exec(ctx, conn, setup...); err != nil {
 		return err
@@ -125,45 +126,47 @@ func start(ctx context.Context) error {
 	return nil
 }
 
-// connectionConfig is the connection's config: the sandbox's, from a sandbox started
-// in the background, or the real credentials of the environment (actions off).
-func connectionConfig(ctx context.Context) (string, bool, error) {
+// connectionConfig is the connection's config: the server's (what the connection may
+// do) and the user mapping's (the credentials, which only the mapped role and
+// superusers can read): the sandbox's, from a sandbox started in the background, or
+// the real credentials of the environment (actions off, so no server config).
+func connectionConfig(ctx context.Context) (server, mapping string, sandbox bool, err error) {
 	if real := realCredentials(); len(real) > 0 {
 		fmt.Println("==> using your credentials from the environment:", strings.Join(keys(real), ", "), "(nothing is created or revoked)")
 		f := hclwrite.NewEmptyFile()
 		for _, k := range keys(real) {
 			f.Body().SetAttributeValue(k, cty.StringVal(real[k]))
 		}
-		return string(f.Bytes()), false, nil
+		return "", string(f.Bytes()), false, nil
 	}
 	fmt.Println("==> starting the sandbox (an emulation of every provider, with made-up data)")
 	bin := filepath.Join(dir, "tokens-sandbox")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/tokens-sandbox").CombinedOutput(); err != nil {
-		return "", false, fmt.Errorf("building the sandbox: %v\n%s", err, out)
+		return "", "", false, fmt.Errorf("building the sandbox: %v\n%s", err, out)
 	}
 	hcl, ready := filepath.Join(dir, "sandbox.hcl"), filepath.Join(dir, "sandbox.addr")
 	log, err := os.Create(filepath.Join(dir, "sandbox.log"))
 	if err != nil {
-		return "", false, err
+		return "", "", false, err
 	}
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-config-out", hcl, "-ready-file", ready)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this command
 	if err := cmd.Start(); err != nil {
-		return "", false, err
+		return "", "", false, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "sandbox.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
-		return "", false, err
+		return "", "", false, err
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if _, err := os.Stat(ready); err == nil {
 			b, err := os.ReadFile(hcl)
-			allow := "\nallow_user_token_create = true\nallow_user_token_revoke = true\nallow_user_token_update = true\n" +
+			allow := "allow_user_token_create = true\nallow_user_token_revoke = true\nallow_user_token_update = true\n" +
 				"allow_sign_in_token_create = true\nallow_sign_in_token_revoke = true\n"
-			return string(b) + allow, true, err
+			return allow, string(b), true, err
 		}
 	}
-	return "", false, errors.New("the sandbox did not start; see " + log.Name())
+	return "", "", false, errors.New("the sandbox did not start; see " + log.Name())
 }
 
 type demoQuery struct{ title, sql string }

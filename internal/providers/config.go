@@ -53,7 +53,7 @@ func (a Argument) shown(s string) string {
 type Value struct {
 	Text   string
 	List   []string // for a list argument
-	Source string   // "" when unset, else "config" or "environment"
+	Source string   // "" when unset, else "config", "environment" or "user mapping"
 }
 
 // Set reports whether the argument has a value.
@@ -73,8 +73,21 @@ type Connection struct {
 	MaxRetries     int
 	RequestTimeout time.Duration
 	Logger         hclog.Logger
-	// Lookup resolves an argument: the connection config wins over the environment.
+	// Lookup resolves an argument: the connection config wins over the environment;
+	// for a mapped provider, the user mapping alone.
 	Lookup func(Argument) Value
+	// Mapped: the provider's settings come from the querying role's user mapping (the
+	// PostgreSQL extension), so messages point there, never at the environment.
+	Mapped bool
+}
+
+// Named is how a message names an argument: with its environment variable, unless
+// the provider is mapped.
+func (c *Connection) Named(a Argument) string {
+	if c.Mapped {
+		return a.Name
+	}
+	return a.Named()
 }
 
 // Value resolves one of the provider's arguments.
@@ -106,12 +119,12 @@ func (c *Connection) ClientOptions(baseURL, logName string) upstream.Options {
 
 // Bad is a value of an argument that cannot be used.
 func (c *Connection) Bad(a Argument, v Value, format string, args ...any) error {
-	return &ConfigError{Connection: c.Name, Argument: a, Value: v, Problem: fmt.Sprintf(format, args...)}
+	return &ConfigError{Connection: c.Name, Argument: a, Value: v, Problem: fmt.Sprintf(format, args...), Mapped: c.Mapped}
 }
 
 // Missing is an argument that must be set because of another.
 func (c *Connection) Missing(a Argument, because string) error {
-	return &ConfigError{Connection: c.Name, Argument: a, Problem: "is not set, but " + because}
+	return &ConfigError{Connection: c.Name, Argument: a, Problem: "is not set, but " + because, Mapped: c.Mapped}
 }
 
 // URL resolves an address argument: def when it is unset, else the checked address.

@@ -16,21 +16,30 @@ type ConfigError struct {
 	Argument   Argument
 	Value      Value // the offending value, when there is one
 	Problem    string
+	Mapped     bool // the provider's settings come from the querying role's user mapping
 }
 
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "connection %q: ", e.Connection)
 	a, v := e.Argument, e.Value
+	named := a.Named()
+	if e.Mapped {
+		named = a.Name // a mapped provider reads no environment variable
+	}
 	switch {
 	case v.Source != "" && a.Shown == Secret:
-		fmt.Fprintf(&b, "%s (from the %s) %s", a.Named(), v.Source, e.Problem)
-	case v.Source == "config":
+		fmt.Fprintf(&b, "%s (from the %s) %s", named, v.Source, e.Problem)
+	case v.Source == "config" || v.Source == "user mapping":
 		fmt.Fprintf(&b, "%s = %q %s", a.Name, a.shown(v.Text), e.Problem)
 	case v.Source == "environment":
 		fmt.Fprintf(&b, "%s = %q (from the environment; %s is not set in the connection) %s", a.Env, a.shown(v.Text), a.Name, e.Problem)
 	default:
-		fmt.Fprintf(&b, "%s %s", a.Named(), e.Problem)
+		fmt.Fprintf(&b, "%s %s", named, e.Problem)
+	}
+	if e.Mapped {
+		fmt.Fprintf(&b, "; set %s in the user mapping's config", a.Name)
+		return b.String()
 	}
 	fmt.Fprintf(&b, "; set %s in the connection config", a.Name)
 	if a.Env != "" {
@@ -97,13 +106,13 @@ func (c *Connection) explain(p *Provider, address string, err error) error {
 	advice := ""
 	switch {
 	case cause.Kind == upstream.KindStatus && (cause.Status == http.StatusUnauthorized || cause.Status == http.StatusForbidden):
-		advice = fmt.Sprintf("Check %s: %s", a.Credential.Named(), a.Hint)
+		advice = fmt.Sprintf("Check %s: %s", c.Named(a.Credential), a.Hint)
 	case cause.Kind == upstream.KindThrottled:
 		advice = fmt.Sprintf("Raise %s (now %d) or lower the %s rate limiter", ArgMaxRetries.Named(), c.MaxRetries, p.LimiterName())
 	case cause.Kind == upstream.KindTimeout:
-		advice = fmt.Sprintf("Raise %s (now %s) or check %s (now %s)", ArgRequestTimeout.Named(), c.RequestTimeout, a.Address.Named(), upstream.RedactURL(address))
+		advice = fmt.Sprintf("Raise %s (now %s) or check %s (now %s)", ArgRequestTimeout.Named(), c.RequestTimeout, c.Named(a.Address), upstream.RedactURL(address))
 	case cause.Kind == upstream.KindNetwork, cause.Kind == upstream.KindDecode, cause.Kind == upstream.KindStatus && cause.Status == http.StatusNotFound:
-		advice = fmt.Sprintf("Check %s (now %s)", a.Address.Named(), upstream.RedactURL(address))
+		advice = fmt.Sprintf("Check %s (now %s)", c.Named(a.Address), upstream.RedactURL(address))
 	}
 	return &UpstreamError{Connection: c.Name, Cause: cause, Advice: advice}
 }

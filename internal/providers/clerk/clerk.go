@@ -134,7 +134,7 @@ func (s *Source) explain(err error, doing, notFound string) error {
 	if e, ok := err.(*providers.UpstreamError); ok {
 		e.Advice = "While " + doing + ". " + e.Advice
 		if e.Cause.Kind == upstream.KindStatus && e.Cause.Status == http.StatusNotFound {
-			e.Advice = "While " + doing + ". " + notFound + " in the instance of " + argKey.Named() +
+			e.Advice = "While " + doing + ". " + notFound + " in the instance of " + s.Conn.Named(argKey) +
 				" (sk_test_ and sk_live_ keys are different instances)"
 		}
 	}

@@ -109,7 +109,7 @@ func backendProfiles(dir string) error {
 		return err
 	}
 	defer c.Close(ctx)
-	setup := append([]string{"create extension " + pgcluster.Extension}, pgcluster.ServerStatements("tokens", string(sb.ConnectionConfig(srv.URL, nil)))...)
+	setup := append([]string{"create extension " + pgcluster.Extension}, pgcluster.ServerStatements("tokens", "", string(sb.ConnectionConfig(srv.URL, nil)))...)
 	// the select loads the extension in this backend
 	if err := pgcluster.Exec(ctx, c, append(setup, "select id from tokens.user_tokens where provider = 'none'")...); err != nil {
 		return err
