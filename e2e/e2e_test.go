@@ -65,7 +65,7 @@ func TestColumnsAndTypesAsPostgresSeesThem(t *testing.T) {
 func TestEveryRowAsPostgresSeesIt(t *testing.T) {
 	c := fresh(t)
 	rows := mustRows(t, c, `select provider || '/' || id as key, active, can_write, owner_active, is_current,
-		expires_at is null as never, last_used_at is null as unused, team_id from user_tokens order by provider, created_at`)
+		expires_at is null as never, last_used_at is null as unused, team_id from user_tokens order by provider, created_at, id`)
 	var got []string
 	for _, r := range rows {
 		got = append(got, strings.TrimSuffix(fmt.Sprintln(r["key"], r["active"], r["can_write"], r["owner_active"], r["is_current"], r["never"], r["unused"], r["team_id"]), "\n"))
@@ -75,8 +75,8 @@ func TestEveryRowAsPostgresSeesIt(t *testing.T) {
 		"gitlab/2 true true true false true false <nil>",
 		"gitlab/1 true true true true false false <nil>",
 		"gitlab/5 true true false false false false <nil>",
+		"gitlab/4 false true true false false false <nil>", // created the same day as 8
 		"gitlab/8 false true true false false false acme/platform/api",
-		"gitlab/4 false true true false false false <nil>",
 		"gitlab/7 true true true false false false acme/platform",
 		"gitlab/6 true false false false false true <nil>",
 		"gitlab/3 true false true false false false <nil>",
@@ -180,7 +180,7 @@ func TestErrorTextsUsersSee(t *testing.T) {
 		want []string
 	}{
 		{"select id from bad_vercel.user_tokens where provider = 'vercel'",
-			[]string{`connection "bad_vercel": Vercel: GET /v6/user/tokens: 403 Forbidden forbidden`, "Check vercel_api_token (or VERCEL_API_TOKEN)"}},
+			[]string{`connection "bad_vercel": Vercel: GET /v6/user/tokens: 403 Forbidden forbidden`, "Check vercel_api_token: it must be a classic personal token"}}, // the credentials are in a user mapping: no environment variable
 		{"select id from no_upstream.user_tokens",
 			[]string{`connection "no_upstream": user_tokens has no upstream configured`, "vercel_api_token (or VERCEL_API_TOKEN)"}},
 		{"select id from bad_number.user_tokens", []string{`max_retries = "often" must be a whole number`, "TOKENS_MAX_RETRIES"}},

@@ -164,7 +164,7 @@ func TestAMappedAddressNeverGetsTheServersToken(t *testing.T) {
 		pgcluster.Quote(`vercel_base_url = "`+cleanURL+`/vercel"`)+")")
 	clean.ResetRequests()
 	_, err := rowsOf(t, dave, "select id from legacy.user_tokens where provider = 'vercel'")
-	want := `connection "legacy": vercel_api_token is not set, but vercel_base_url is set (config); set vercel_api_token in the user mapping's config`
+	want := `connection "legacy": vercel_api_token is not set, but vercel_base_url is set (user mapping); set vercel_api_token in the user mapping's config`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %v, want %s", err, want)
 	}
@@ -222,7 +222,7 @@ func TestServerOptionCredentialsWarnOncePerSession(t *testing.T) {
 	}
 	// a role whose mapping replaces every provider is not warned
 	plainRole(t, admin, "tokens_frank", "legacy")
-	mapping(t, admin, "tokens_frank", "legacy", `vercel_api_token = ""`+"\n"+`query_server_url = ""`+"\n"+`clerk_secret_key = ""`)
+	mapping(t, admin, "tokens_frank", "legacy", `vercel_api_token = ""`+"\n"+`query_server_url = ""`+"\n"+`gitlab_token = ""`+"\n"+`clerk_secret_key = ""`)
 	var notices []*pgconn.Notice
 	frank := connectAs(t, cluster.DSN(), "tokens_frank", &notices)
 	if _, err := rowsOf(t, frank, "select id from legacy.user_tokens"); err == nil || len(notices) != 0 {
