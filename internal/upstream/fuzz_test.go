@@ -82,6 +82,8 @@ func secretCases(sb *sandbox.Sandbox) []secretCase {
 		{"sk", skCase, []string{skCase}, false},
 		{"vercel token (shapeless)", sb.VercelToken(), []string{sb.VercelToken()}, true},
 		{"query server admin token (shapeless)", sb.QueryServerAdminToken(), []string{sb.QueryServerAdminToken()}, true},
+		{"okta token", oktaToken, []string{oktaToken}, false},
+		{"okta token after SSWS", "SSWS " + oktaToken, []string{oktaToken}, false},
 		argonCase(argon),
 		argonCase("$argon2i$v=19$m=4096,t=3,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo"),
 		bearer("Bearer ", sb.VercelToken()),

@@ -13,8 +13,10 @@ const maxMessage = 300
 
 // secretShapes match credentials by their shape, as a second line of defence behind
 // never putting a secret in a message in the first place: JWTs (Query Server tokens,
-// Clerk tickets), Clerk secret keys, Argon2 hashes and Vercel-style prefixed tokens
-// (bearerSpans finds what follows "Bearer").
+// Clerk tickets), Clerk secret keys, Argon2 hashes, Vercel-style prefixed tokens and
+// Okta API tokens, bare as Okta issues them ("00" and 40 URL-safe characters; a longer
+// word that holds one loses 42 characters of it) (bearerSpans finds what follows
+// "Bearer").
 // No \b anchors: a key glued to a word (escaped JSON, "key=sk_live_...") is still a
 // key, and redacting a little too much costs nothing. A PHC hash keeps commas in its
 // parameters (m=19456,t=2,p=1).
@@ -23,6 +25,7 @@ var secretShapes = []*regexp.Regexp{
 	regexp.MustCompile(`[sp]k_(?:live|test)_[A-Za-z0-9_-]+`),
 	regexp.MustCompile(`\$argon2[a-z]*\$[^\s"']+`),
 	regexp.MustCompile(`vc[pari]_[A-Za-z0-9_-]{8,}`),
+	regexp.MustCompile(`00[A-Za-z0-9_-]{40}`),
 }
 
 // Scrub removes secret-shaped substrings from text that came from outside
