@@ -40,7 +40,7 @@ func TestColumnsAndTypesAsPostgresSeesThem(t *testing.T) {
 		"token_providers": {"provider text", "title text", "table_name text", "configured boolean", "address text", "config_error text",
 			"records_last_use boolean", "records_revocation_time boolean", "detects_leaks boolean", "has_read_only_tokens boolean",
 			"limits_to_team boolean", "restricts_network boolean", "knows_owner_active boolean", "knows_current_token boolean",
-			"supports_create boolean", "supports_update boolean", "supports_rotate boolean", "supports_revoke boolean"},
+			"extends_expiry_on_use boolean", "supports_create boolean", "supports_update boolean", "supports_rotate boolean", "supports_revoke boolean"},
 		"sign_in_tokens": {"id text", "user_id text", "org_id text", "status text", "url text", "token text",
 			"expires_in_seconds bigint", "expires_at timestamp with time zone",
 			"created_at timestamp with time zone", "updated_at timestamp with time zone"},
