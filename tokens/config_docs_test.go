@@ -23,6 +23,8 @@ var documentedArguments = []struct{ arg, env, def string }{
 	{"vercel_base_url", "VERCEL_BASE_URL", "`https://api.vercel.com`"},
 	{"query_server_url", "QUERY_SERVER_URL", "none"},
 	{"query_server_token", "QUERY_SERVER_TOKEN", "none"},
+	{"okta_domain", "OKTA_DOMAIN", "none"},
+	{"okta_api_token", "OKTA_API_TOKEN", "none"},
 	{"clerk_secret_key", "CLERK_SECRET_KEY", "none"},
 	{"clerk_base_url", "CLERK_API_URL", "`https://api.clerk.com/v1`"},
 	{"allow_sign_in_token_create", "", "`false`"},

@@ -3,6 +3,7 @@ package tokens
 import (
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/clerk"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/okta"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/queryserver"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/vercel"
 )
@@ -12,5 +13,6 @@ import (
 var registry = []*providers.Provider{
 	vercel.Provider,
 	queryserver.Provider,
+	okta.Provider,
 	clerk.Provider,
 }

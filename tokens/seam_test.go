@@ -94,7 +94,7 @@ func TestAProviderDefinedInATestJoinsEveryTable(t *testing.T) {
 	for _, r := range all {
 		byProvider[r["provider"].(string)]++
 	}
-	if byProvider["fake"] != 3 || byProvider["vercel"] != 11 || byProvider["query_server"] != 6 {
+	if byProvider["fake"] != 3 || byProvider["vercel"] != 11 || byProvider["query_server"] != 6 || byProvider["okta"] != 7 {
 		t.Fatalf("rows by provider: %v", byProvider)
 	}
 	e.sb.ResetRequests()
@@ -124,7 +124,7 @@ func TestAProviderDefinedInATestJoinsEveryTable(t *testing.T) {
 	tp := e.mustRun(query{table: "token_providers", columns: []string{"provider", "title", "table_name", "configured", "config_error",
 		"records_last_use", "knows_current_token", "detects_leaks", "supports_create", "supports_revoke"}})
 	i := slices.IndexFunc(tp, func(r row) bool { return r["provider"] == "fake" })
-	if i < 0 || len(tp) != 4 {
+	if i < 0 || len(tp) != 5 {
 		t.Fatalf("token_providers: %v", tp)
 	}
 	if want := (row{"provider": "fake", "title": "Fake", "table_name": "user_tokens", "configured": true, "config_error": nil,
@@ -140,7 +140,7 @@ func TestAProviderDefinedInATestJoinsEveryTable(t *testing.T) {
 	// the generated docs, regenerated with the fake registered, show it
 	args, caps := renderArguments(reg), renderCapabilities(reg)
 	if !strings.Contains(args, "| `fake_key` | `FAKE_KEY` | none | the fake's key |") || !strings.Contains(caps, " `fake` |") ||
-		!strings.Contains(caps, "| records_last_use | yes | no | no | yes |") {
+		!strings.Contains(caps, "| records_last_use | yes | no | no | no | yes |") {
 		t.Fatalf("generated docs without the fake:\n%s\n%s", args, caps)
 	}
 }
