@@ -98,6 +98,7 @@ type okta struct {
 	rng    *rand.Rand
 	users  []OktaUser
 	tokens []OktaToken // in id order, as the list pages them
+	gone   []string    // the secrets of tokens revoked since the last build: a client may have logged them
 	conn   string      // the connection's token's secret
 	window struct {
 		start time.Time
@@ -139,7 +140,7 @@ type OktaState struct {
 func (o *okta) state() any { return OktaState{APITokens: len(o.tokens)} }
 
 func (o *okta) secrets() []string {
-	out := []string{"SSWS " + o.conn}
+	out := append([]string{o.conn, "SSWS " + o.conn}, o.gone...)
 	for _, t := range o.tokens {
 		out = append(out, t.secret)
 	}
@@ -187,7 +188,7 @@ func oktaError(status int) *response {
 
 // build makes the hand-made org of the estate, then the generated tokens.
 func (o *okta) build(s *Sandbox, rng *rand.Rand) {
-	o.rng, o.users, o.tokens = rng, nil, nil
+	o.rng, o.users, o.tokens, o.gone = rng, nil, nil, nil
 	o.window.start, o.window.count = time.Time{}, 0
 	day := s.day
 	user := func(id, first, last, status string, created float64, roles ...string) OktaUser {
@@ -273,6 +274,12 @@ func (o *okta) generate(s *Sandbox, n int) {
 		}
 		o.add(t)
 	}
+}
+
+// revoke removes a token; its secret no longer authenticates.
+func (o *okta) revoke(i int) {
+	o.gone = append(o.gone, o.tokens[i].secret)
+	o.tokens = slices.Delete(o.tokens, i, i+1)
 }
 
 func (o *okta) tokenIndex(id string) int {
@@ -407,7 +414,7 @@ func (o *okta) serve(s *Sandbox, r *http.Request, path string, _ []byte, fault s
 		case path == "/api/v1/api-tokens" && r.Method == http.MethodGet:
 			return o.list(base, r.URL.Query(), fault)
 		case path == "/api/v1/api-tokens/current" && r.Method == http.MethodDelete:
-			o.tokens = slices.Delete(o.tokens, caller, caller+1)
+			o.revoke(caller)
 			return newResponse(http.StatusNoContent, nil)
 		}
 		if seg, ok := strings.CutPrefix(path, "/api/v1/api-tokens/"); ok && !strings.Contains(seg, "/") {
@@ -421,7 +428,7 @@ func (o *okta) serve(s *Sandbox, r *http.Request, path string, _ []byte, fault s
 			case r.Method == http.MethodDelete && !slices.ContainsFunc(owner.Roles, func(t string) bool { return t != "READ_ONLY_ADMIN" }):
 				return oktaError(http.StatusForbidden)
 			case r.Method == http.MethodDelete:
-				o.tokens = slices.Delete(o.tokens, i, i+1)
+				o.revoke(i)
 				return newResponse(http.StatusNoContent, nil)
 			}
 		}
