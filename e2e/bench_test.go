@@ -33,22 +33,23 @@ func BenchmarkPostgres(b *testing.B) {
 		b.Skip("set TOKENS_E2E_BENCH=1 (make bench): the benchmarks need the sized sandboxes")
 	}
 	pages := func(tokens int) int { return (tokens + 99) / 100 }
-	v, qs, bigV := len(sb.VercelTokens()), len(sb.QueryServerUserTokens()), len(big.VercelTokens())
+	v, qs, okta, bigV := len(sb.VercelTokens()), len(sb.QueryServerUserTokens()), len(sb.OktaTokens()), len(big.VercelTokens())
 	for _, sc := range []struct {
 		name string
 		sql  string
 		rows int
-		// needed: every Vercel page, the Query Server's tokens, and what the columns
-		// need: its users (email), Vercel's account (email) and current token
-		// (is_current), each looked up once per session alongside the first page.
+		// needed: every Vercel page, the Query Server's tokens, Okta's page, and what
+		// the columns need: the Query Server's users (email), Vercel's account (email)
+		// and current token (is_current), each looked up once per session alongside
+		// the first page, and each Okta owner's user and roles once per query.
 		needed int
 		floor  int // requests on the critical path
 		single bool
 	}{
-		{"count(*)", "select count(*) from tokens.user_tokens", 1, pages(v) + 1, pages(v), false},
+		{"count(*)", "select count(*) from tokens.user_tokens", 1, pages(v) + 2, pages(v), false},
 		{"provider=vercel", "select count(*) from tokens.user_tokens where provider = 'vercel'", 1, pages(v), pages(v), false},
-		{"select_*", "select * from tokens.user_tokens", v + qs, pages(v) + 4, pages(v), false},
-		{"id=<vercel id>", "select * from tokens.user_tokens where id = '" + sandbox.CurrentVercelTokenID + "'", 1, 1, 1, true},
+		{"select_*", "select * from tokens.user_tokens", v + qs + okta, pages(v) + 4 + 1 + 2*len(sb.OktaUsers()), pages(v), false},
+		{"id=<vercel id>", "select * from tokens.user_tokens where id = '" + sandbox.CurrentVercelTokenID + "'", 1, 2, 1, true},
 		{"limit_5", "select * from tokens.user_tokens limit 5", 5, 1, 1, true},
 		{"100000_provider=vercel", "select count(*) from big.user_tokens where provider = 'vercel'", 1, pages(bigV), pages(bigV), false},
 		{"100000_select_*", "select * from big.user_tokens where provider = 'vercel'", bigV, pages(bigV) + 2, pages(bigV), false},

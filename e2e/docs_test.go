@@ -33,22 +33,31 @@ type docWant struct {
 }
 
 var docWants = map[string]docWant{
-	"user_tokens.md: Basic info": {rows: 17},
+	"user_tokens.md: Basic info": {rows: 24},
 	"user_tokens.md: List active tokens that never expire": {column: "id", rows: 5, values: []string{
 		"6", "tok_0ldM0n1t0r1ng4Lp8Kq", "1", sandbox.CurrentVercelTokenID, "tok_L3ak3dK3yGh4Jk5Lm6N"}},
 	"user_tokens.md: List active Vercel tokens not used in 90 days": {column: "name", rows: 1, values: []string{"old monitoring"}},
-	"user_tokens.md: List tokens that can write where read-only tokens exist": {column: "email", rows: 4, ordered: true, values: []string{
-		"admin@example.com", "dev@example.com", "disabled@example.com", "former@example.com"}},
+	"user_tokens.md: List tokens that can write where read-only tokens exist": {column: "email", rows: 9, ordered: true, values: []string{
+		"admin@example.com", "dev@example.com", "disabled@example.com", "former@example.com", "former@example.org",
+		"grace@example.org", "grace@example.org", "helpdesk@example.org", "onleave@example.org"}},
 	"user_tokens.md: List tokens of deactivated owners":       {column: "email", rows: 1, values: []string{"former@example.com"}},
 	"user_tokens.md: List leaked tokens":                      {column: "name", rows: 2, ordered: true, values: []string{"leaked key", "leaked then revoked"}},
-	"user_tokens.md: List tokens expiring in the next 7 days": {column: "title", rows: 1, values: []string{`deploy "prod" <main> & ünïcödé ✓`}},
+	"user_tokens.md: List tokens expiring in the next 7 days": {column: "title", rows: 2, values: []string{`deploy "prod" <main> & ünïcödé ✓`, "reporting"}},
 	"user_tokens.md: Count Vercel tokens per team":            {column: "tokens", rows: 3, ordered: true, values: []string{"7", "2", "2"}},
 	"user_tokens.md: Get one token by id":                     {column: "name", rows: 1, values: []string{"steampipe-audit"}},
 	"user_tokens.md: Show the tokens this connection uses":    {column: "provider", rows: 2, ordered: true, values: []string{"query_server", "vercel"}},
+	"user_tokens.md: List Okta tokens and the admin power behind them": {column: "name", rows: 7, ordered: true, values: []string{
+		"reporting", "password-expired owner", "former admin's sync", "steampipe-audit", "terraform", "helpdesk bot", "on-leave script"}},
+	"user_tokens.md: List Okta tokens usable from any network": {column: "name", rows: 4, ordered: true, values: []string{
+		"helpdesk bot", "password-expired owner", "reporting", "steampipe-audit"}},
+	"user_tokens.md: List Okta tokens whose owner is not active":            {column: "name", rows: 2, ordered: true, values: []string{"former admin's sync", "on-leave script"}},
+	"user_tokens.md: List Okta tokens that lapse within 7 days unless used": {column: "name", rows: 1, values: []string{"reporting"}},
 
-	"token_providers.md: Basic info":                                        {column: "provider", rows: 3, ordered: true, values: []string{"clerk", "query_server", "vercel"}},
-	"token_providers.md: List what each configured provider records":        {column: "records_last_use", rows: 3, ordered: true, values: []string{"false", "false", "true"}},
-	"token_providers.md: List active tokens whose last use is not recorded": {column: "id", rows: 4, ordered: true, values: []string{"1", "2", "3", "6"}},
+	"token_providers.md: Basic info":                                 {column: "provider", rows: 4, ordered: true, values: []string{"clerk", "okta", "query_server", "vercel"}},
+	"token_providers.md: List what each configured provider records": {column: "records_last_use", rows: 4, ordered: true, values: []string{"false", "false", "false", "true"}},
+	"token_providers.md: List active tokens whose last use is not recorded": {column: "id", rows: 10, ordered: true, values: []string{
+		sandbox.OktaTokenOnLeave, sandbox.OktaTokenHelpdesk, sandbox.OktaTokenExpiredPW, sandbox.OktaTokenReporting, sandbox.OktaTokenAudit,
+		sandbox.OktaTokenTerraform, "1", "2", "3", "6"}},
 
 	"sign_in_tokens.md: Create a sign-in link for one user":                         {rows: 1, writes: 1},
 	"sign_in_tokens.md: Create a short-lived link that signs in to an organization": {rows: 1, writes: 1},
@@ -67,6 +76,7 @@ var docWants = map[string]docWant{
 	"user_token_actions.md: Revoke the Query Server tokens of several users":              {column: "email", rows: 2, writes: 2, values: []string{"analyst@example.com", "former@example.com"}},
 	"user_token_actions.md: Revoke the tokens of deactivated Query Server users":          {column: "email", rows: 1, writes: 1, values: []string{"former@example.com"}},
 	"user_token_actions.md: Create a read-only Query Server token that expires in a week": {column: "email", rows: 1, writes: 1, values: []string{"newhire@example.com"}},
+	"user_token_actions.md: Revoke the Okta tokens of owners who are not active":          {column: "id", rows: 2, writes: 2, values: []string{sandbox.OktaTokenFormer, sandbox.OktaTokenOnLeave}},
 }
 
 var sqlBlock = regexp.MustCompile("(?s)```sql\\+postgres\n(.*?)```")

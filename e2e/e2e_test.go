@@ -70,6 +70,15 @@ func TestEveryRowAsPostgresSeesIt(t *testing.T) {
 		got = append(got, strings.TrimSuffix(fmt.Sprintln(r["key"], r["active"], r["can_write"], r["owner_active"], r["is_current"], r["never"], r["unused"], r["team_id"]), "\n"))
 	}
 	want := []string{
+		// Okta: a read-only admin's; a deactivated owner's (rejected); the super admin's two;
+		// a custom role's; an owner without an admin role; a suspended owner's (still usable)
+		"okta/" + sandbox.OktaTokenReporting + " true false true <nil> false true <nil>",
+		"okta/" + sandbox.OktaTokenFormer + " false true false <nil> false true <nil>",
+		"okta/" + sandbox.OktaTokenAudit + " true true true <nil> false true <nil>",
+		"okta/" + sandbox.OktaTokenTerraform + " true true true <nil> false true <nil>",
+		"okta/" + sandbox.OktaTokenHelpdesk + " true true true <nil> false true <nil>",
+		"okta/" + sandbox.OktaTokenExpiredPW + " true false true <nil> false true <nil>",
+		"okta/" + sandbox.OktaTokenOnLeave + " true true false <nil> false true <nil>",
 		"query_server/6 true true false false true true <nil>",
 		"query_server/1 true true true true true true <nil>",
 		"query_server/2 true true true false false true <nil>",
