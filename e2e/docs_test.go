@@ -162,6 +162,7 @@ var remediationValues = strings.NewReplacer(
 	"<owner email>", "dev@example.com",
 	"<provider>", "vercel",
 	"<token id>", "tok_0ldM0n1t0r1ng4Lp8Kq",
+	"<okta token id>", sandbox.OktaTokenHelpdesk,
 )
 
 // remediationWants: per control doc, the statuses of its examples' rows in order (an
@@ -170,10 +171,11 @@ var remediationWants = map[string][][]string{
 	"user_token_connection_short_lived_read_only.md": {{"updated"}},
 	"user_token_expiry_set.md":                       {{"revoked"}, {"updated"}},
 	"user_token_leaked_revoked.md":                   {{"revoked"}},
-	"user_token_least_privilege.md":                  {{"updated"}, {"revoked"}},
+	"user_token_least_privilege.md":                  {{"updated"}, {"revoked"}, {"revoked"}},
 	"user_token_not_expiring_soon.md":                {{"updated"}},
 	"user_token_one_active_per_owner.md":             {nil, {"revoked"}},
-	"user_token_owner_active.md":                     {{"revoked"}},
+	"user_token_owner_active.md":                     {{"revoked"}, {"revoked"}},
+	"user_token_network_restricted.md":               {{"revoked"}},
 	"user_token_rotated_within_max_age.md":           {{"revoked"}, {"revoked"}},
 	"user_token_used_recently.md":                    {{"revoked"}},
 }

@@ -52,15 +52,27 @@ const (
 	qExpired   = "query_server:4"                         // expired 3 days ago
 	qDisabled  = "query_server:5"                         // switched off
 	qFormer    = "query_server:6"                         // owner deactivated, writes, 400 days, never expires
+	oAudit     = "okta:" + sandbox.OktaTokenAudit         // the connection's; a super admin's, anywhere, 120 days, lapses in 29.5 unless used
+	oTerraform = "okta:" + sandbox.OktaTokenTerraform     // the super admin's second; two zones, 100 days, lapses in 29
+	oReporting = "okta:" + sandbox.OktaTokenReporting     // a read-only admin's, no network condition, 400 days, lapses in 3
+	oHelpdesk  = "okta:" + sandbox.OktaTokenHelpdesk      // a custom role's, anywhere, 60 days, lapses in 25
+	oFormer    = "okta:" + sandbox.OktaTokenFormer        // owner deactivated: not active
+	oOnLeave   = "okta:" + sandbox.OktaTokenOnLeave       // owner suspended: still active; one zone, 30 days, lapses in 20
+	oExpiredPW = "okta:" + sandbox.OktaTokenExpiredPW     // owner's password expired, no admin role left, anywhere, 45 days, lapses in 15
 )
 
 var (
-	inactive   = []string{vRevoked, vExpired, vLeakedRev, qExpired, qDisabled}
+	inactive   = []string{vRevoked, vExpired, vLeakedRev, qExpired, qDisabled, oFormer}
 	vercelLive = []string{vAudit, vCI, vOld, vLeaked, vUnicode, vCross, vRaycast, vCLI}
 	qsLive     = []string{qAdmin, qDev, qAnalyst, qFormer}
+	oktaLive   = []string{oAudit, oTerraform, oReporting, oHelpdesk, oOnLeave, oExpiredPW}
 	vercelAll  = append(slices.Clone(vercelLive), vRevoked, vExpired, vLeakedRev)
 	qsAll      = append(slices.Clone(qsLive), qExpired, qDisabled)
+	oktaAll    = append(slices.Clone(oktaLive), oFormer)
 )
+
+// plus is a list and more.
+func plus(list []string, more ...string) []string { return append(slices.Clone(list), more...) }
 
 // statuses maps each listed resource to its status.
 func statuses(byStatus map[string][]string) map[string]string {
@@ -81,44 +93,51 @@ var ppExpectedStatus = map[string]map[string]string{
 	"user_token_connection_short_lived_read_only": statuses(map[string][]string{"alarm": {vAudit, qAdmin}}),
 	"user_token_expiry_set": statuses(map[string][]string{
 		"alarm": {vAudit, vOld, vLeaked, qAdmin, qFormer, qAnalyst},
-		"ok":    {vCI, vUnicode, vCross, vRaycast, vCLI, qDev},
+		"ok":    plus([]string{vCI, vUnicode, vCross, vRaycast, vCLI, qDev}, oktaLive...), // every Okta token lapses 30 days after its last use
 		"skip":  inactive,
 	}),
 	"user_token_not_expiring_soon": statuses(map[string][]string{ // within 30 days
 		"alarm": {vCI, vUnicode, qDev},
 		"ok":    {vAudit, vOld, vLeaked, vCross, vRaycast, vCLI, qAdmin, qFormer},
-		"info":  {qAnalyst},
+		"info":  plus([]string{qAnalyst}, oktaLive...), // Okta's lapse only if unused: its expiry moves with each use
 		"skip":  inactive,
 	}),
 	"user_token_leaked_revoked": statuses(map[string][]string{
 		"alarm": {vLeaked},
 		"ok":    slices.DeleteFunc(slices.Clone(vercelAll), func(r string) bool { return r == vLeaked }),
-		"skip":  qsAll, // the Query Server records no leaks
+		"skip":  plus(qsAll, oktaAll...), // neither the Query Server nor Okta records leaks
 	}),
 	"user_token_least_privilege": statuses(map[string][]string{
-		"alarm": {vAudit, vOld, vLeaked, vRaycast, vCLI, qAdmin, qDev, qFormer},
-		"ok":    {vCI, vUnicode, vCross, qAnalyst},
+		"alarm": {vAudit, vOld, vLeaked, vRaycast, vCLI, qAdmin, qDev, qFormer, oAudit, oTerraform, oHelpdesk, oOnLeave},
+		"ok":    {vCI, vUnicode, vCross, qAnalyst, oReporting, oExpiredPW}, // a read-only admin's; an owner without admin roles
 		"skip":  inactive,
 	}),
 	"user_token_one_active_per_owner": statuses(map[string][]string{
-		"alarm": {"vercel:ada@example.com"}, // 8 live tokens
+		"alarm": {"vercel:ada@example.com", "okta:grace@example.org"}, // 8 live tokens; 2
 		"ok": {"query_server:admin@example.com", "query_server:dev@example.com", "query_server:analyst@example.com",
-			"query_server:expired@example.com", "query_server:disabled@example.com", "query_server:former@example.com"},
+			"query_server:expired@example.com", "query_server:disabled@example.com", "query_server:former@example.com",
+			"okta:auditor@example.org", "okta:helpdesk@example.org", "okta:former@example.org", "okta:onleave@example.org",
+			"okta:expired@example.org"},
 	}),
 	"user_token_owner_active": statuses(map[string][]string{
-		"alarm": {qFormer},
-		"ok":    {qAdmin, qDev, qAnalyst, qExpired, qDisabled},
+		"alarm": {qFormer, oOnLeave}, // deactivated; suspended
+		"ok":    {qAdmin, qDev, qAnalyst, qExpired, qDisabled, oAudit, oTerraform, oReporting, oHelpdesk, oFormer, oExpiredPW},
 		"skip":  vercelAll, // Vercel tokens belong to the connection's own account
 	}),
 	"user_token_rotated_within_max_age": statuses(map[string][]string{ // 90 days
-		"alarm": {vAudit, vOld, vCI, vCross, qAdmin, qDev, qFormer},
-		"ok":    {vLeaked, vRaycast, vUnicode, vCLI, qAnalyst},
+		"alarm": {vAudit, vOld, vCI, vCross, qAdmin, qDev, qFormer, oAudit, oTerraform, oReporting},
+		"ok":    {vLeaked, vRaycast, vUnicode, vCLI, qAnalyst, oHelpdesk, oOnLeave, oExpiredPW},
 		"skip":  inactive,
 	}),
 	"user_token_used_recently": statuses(map[string][]string{ // 45 days
 		"alarm": {vOld},
 		"ok":    {vAudit, vCI, vCross, vLeaked, vRaycast, vUnicode, vCLI},
-		"skip":  append(slices.Clone(inactive), qAdmin, qDev, qAnalyst, qFormer), // the Query Server records no use
+		"skip":  plus(append(slices.Clone(inactive), qAdmin, qDev, qAnalyst, qFormer), oktaLive...), // neither records use
+	}),
+	"user_token_network_restricted": statuses(map[string][]string{
+		"alarm": {oAudit, oReporting, oHelpdesk, oExpiredPW},              // anywhere, or no condition at all
+		"ok":    {oTerraform, oOnLeave},                                   // limited to zones
+		"skip":  plus(vercelAll, append(slices.Clone(qsAll), oFormer)...), // only Okta can limit a token's network
 	}),
 }
 
@@ -127,18 +146,18 @@ var ppExpectedStatus = map[string]map[string]string{
 var ppExpectedExit = map[string]int{"all_controls": 1, "availability": 1, "owasp_nhi": 1, "rotation": 1}
 
 // ppExpectedCards: dashboard short name -> card label -> value (float64 for numbers).
-// Counts are of live tokens: 8 Vercel, 4 Query Server. Dates are the sandbox's day
+// Counts are of live tokens: 8 Vercel, 4 Query Server, 6 Okta. Dates are the sandbox's day
 // (midnight UTC, the day the data is relative to) plus or minus whole days.
 func ppExpectedCards() map[string]map[string]any {
 	day := func(n int) string { return sb.Now().AddDate(0, 0, n).Format("2006-01-02") }
 	return map[string]map[string]any{
 		"token_age_report": {
-			"Active Tokens":      12.0,
+			"Active Tokens":      18.0,
 			"< 30 Days":          3.0, // vRaycast 5, vUnicode 10, vCLI 1
-			"30-90 Days":         2.0, // vLeaked 30, qAnalyst 50
-			"90-365 Days":        5.0, // vAudit 200, vCI 100, vCross 95, qAdmin 300, qDev 100
-			"> 1 Year":           2.0, // vOld, qFormer
-			"Older Than 90 Days": 7.0,
+			"30-90 Days":         5.0, // vLeaked 30, qAnalyst 50, oOnLeave 30, oExpiredPW 45, oHelpdesk 60
+			"90-365 Days":        7.0, // vAudit 200, vCI 100, vCross 95, qAdmin 300, qDev 100, oAudit 120, oTerraform 100
+			"> 1 Year":           3.0, // vOld, qFormer, oReporting
+			"Older Than 90 Days": 10.0,
 		},
 		"token_detail": { // vCross
 			"State":       "Active",
@@ -149,18 +168,18 @@ func ppExpectedCards() map[string]map[string]any {
 			"Leak":        "None known",
 		},
 		"token_expiry_report": {
-			"Accepted After Expiry": 1.0, // qAnalyst
-			"Expire in 7 Days":      1.0, // vUnicode
-			"Expire in 30 Days":     3.0, // + vCI, qDev
-			"Expire in 90 Days":     6.0, // + vRaycast, vCLI, vCross
-			"Never Expire":          5.0, // vAudit, vOld, vLeaked, qAdmin, qFormer
+			"Accepted After Expiry": 1.0,  // qAnalyst
+			"Expire in 7 Days":      2.0,  // vUnicode, oReporting
+			"Expire in 30 Days":     9.0,  // + vCI, qDev, and the other live Okta tokens, all within 30 days of their last use
+			"Expire in 90 Days":     12.0, // + vRaycast, vCLI, vCross
+			"Never Expire":          5.0,  // vAudit, vOld, vLeaked, qAdmin, qFormer
 		},
 		"token_owner_report": {
-			"Owners":                         7.0, // ada and the six Query Server users with a token
-			"More Than One Active Token":     1.0, // ada
-			"Deactivated With Active Tokens": 1.0, // former
-			"With Unrevoked Leaked Tokens":   1.0, // ada
-			"With Write-Capable Tokens":      4.0, // admin, dev, former, and ada: Vercel has no read-only tokens
+			"Owners":                         13.0, // ada, the six Query Server users with a token, and the six Okta owners
+			"More Than One Active Token":     2.0,  // ada, grace
+			"Deactivated With Active Tokens": 2.0,  // former (Query Server), onleave (Okta, suspended)
+			"With Unrevoked Leaked Tokens":   1.0,  // ada
+			"With Write-Capable Tokens":      7.0,  // admin, dev, former, ada (Vercel has no read-only tokens), grace, helpdesk, onleave
 		},
 	}
 }
