@@ -354,8 +354,8 @@ query "user_token_owner_active" {
         else 'ok'
       end as status,
       coalesce(title, id) || case
-        when owner_active is false and active is not false then ' is active, but its owner''s user account is deactivated.'
-        when owner_active is false then ' belongs to a deactivated account and is not active.'
+        when owner_active is false and active is not false then ' is active, but its owner''s user account is not (deactivated or suspended).'
+        when owner_active is false then ' belongs to an account that is not active, and is not active itself.'
         when not p.knows_owner_active then ': ' || p.provider_title || ' does not say whether the owner is active.'
         when owner_active is null then ': the owner''s account status is unknown.'
         else ' belongs to an active account.'
