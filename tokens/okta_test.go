@@ -27,7 +27,7 @@ func TestOktaRolesThatCannotBeReadLeaveCanWriteUnknown(t *testing.T) {
 	for _, id := range oktaOwnerIDs(e.sb) {
 		e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderOkta, Path: "/api/v1/users/" + id + "/roles", Kind: "status", Status: 403})
 	}
-	rows := e.mustRun(query{table: "user_tokens", columns: []string{"id", "email", "can_write", "owner_active"}, quals: map[string]any{"provider": "okta"}})
+	rows := e.mustRun(query{table: "user_tokens", columns: []string{"provider", "id", "email", "can_write", "owner_active"}, quals: map[string]any{"provider": "okta"}})
 	assertRows(t, rows, []row{
 		{"provider": "okta", "id": sandbox.OktaTokenAudit, "email": "grace@example.org", "can_write": nil, "owner_active": true},
 		{"provider": "okta", "id": sandbox.OktaTokenTerraform, "email": "grace@example.org", "can_write": nil, "owner_active": true},
@@ -48,7 +48,7 @@ func TestOktaOwnerWhoIsGone(t *testing.T) {
 	for _, path := range []string{"/api/v1/users/" + grace, "/api/v1/users/" + grace + "/roles"} {
 		e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderOkta, Path: path, Kind: "status", Status: 404})
 	}
-	rows := e.mustRun(query{table: "user_tokens", columns: []string{"id", "title", "email", "owner_active", "active", "can_write"},
+	rows := e.mustRun(query{table: "user_tokens", columns: []string{"provider", "id", "title", "email", "owner_active", "active", "can_write"},
 		quals: map[string]any{"provider": "okta", "id": []string{sandbox.OktaTokenAudit, sandbox.OktaTokenTerraform}}})
 	// the owner's account is deleted: nobody answers for the token, and Okta rejects it
 	assertRows(t, rows, []row{
@@ -107,7 +107,7 @@ func TestOktaRateLimitIsWaitedOut(t *testing.T) {
 
 func TestOktaRevoke(t *testing.T) {
 	e := newEnv(t, sandbox.Config{}, allowTokens...)
-	rows := e.mustRun(uta(map[string]any{"action": "revoke", "provider": "okta", "id": []string{sandbox.OktaTokenHelpdesk, sandbox.OktaTokenFormer}}, "id", "status", "note"))
+	rows := e.mustRun(uta(map[string]any{"action": "revoke", "provider": "okta", "id": []string{sandbox.OktaTokenHelpdesk, sandbox.OktaTokenFormer}}, "provider", "id", "status", "note"))
 	assertRows(t, rows, []row{
 		{"provider": "okta", "id": sandbox.OktaTokenHelpdesk, "status": "revoked", "note": nil},
 		{"provider": "okta", "id": sandbox.OktaTokenFormer, "status": "revoked", "note": nil},
@@ -154,7 +154,7 @@ func TestOktaReadOnlyAdminCannotRevoke(t *testing.T) {
 // names keep their roles.
 func TestOktaEmailConditionReadsOneOwnersRoles(t *testing.T) {
 	e := newEnv(t, sandbox.Config{})
-	rows := e.mustRun(query{table: "user_tokens", columns: []string{"id", "email", "can_write"}, quals: map[string]any{"provider": "okta", "email": "auditor@example.org"}})
+	rows := e.mustRun(query{table: "user_tokens", columns: []string{"provider", "id", "email", "can_write"}, quals: map[string]any{"provider": "okta", "email": "auditor@example.org"}})
 	assertRows(t, rows, []row{{"provider": "okta", "id": sandbox.OktaTokenReporting, "email": "auditor@example.org", "can_write": false}})
 	var roles []string
 	for _, r := range e.sb.Requests() {
