@@ -274,7 +274,7 @@ func requestCases() []requestCase {
 		{"`id in ('<a>', '<b>')` on Vercel", ut([]string{"id"}, map[string]any{"provider": "vercel", "id": []string{"tok_L3ak3dK3yGh4Jk5Lm6N", "tok_Rayc4stM1n1mal0K3y"}}, 0), vq(2, 0), 2,
 			"one GET per id"},
 		{"`id = 'a/b'` (no token can have it)", ut([]string{"id"}, map[string]any{"id": "a/b"}, 0), vq(0, 0), 0,
-			"no request: it is neither a Vercel token id nor a Query Server row id"},
+			"no request: it is no Vercel or Okta token id, nor a Query Server row id"},
 		{"`team_id = '<team>'`", ut([]string{"id", "team_id"}, map[string]any{"team_id": sandbox.TeamAnalytics}, 0), vq(3, 0), 2,
 			"every Vercel page (Vercel has no team filter), never the Query Server (its tokens have no team)"},
 		{"`email = '<the Vercel account's>' and provider = 'vercel'`", ut([]string{"id", "email"}, map[string]any{"email": "ada@example.com", "provider": "vercel"}, 0), vq(4, 0), 250,
