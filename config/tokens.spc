@@ -37,6 +37,13 @@ connection "tokens" {
   # groups (ids or full paths) whose group access tokens, and the project access tokens
   # of every project under them, subgroups included, are listed too.
   # gitlab_groups = ["acme", "acme/platform"]
+  # ---- Okta: API tokens of an org (table user_tokens) ----
+  # The org's address (not the -admin one), and an API token of an admin of that org,
+  # from the Admin Console's Security > API > Tokens. A read-only admin's token lists
+  # every token; revoking one needs a super admin's. Both or neither.
+  # Can also be set with the OKTA_DOMAIN and OKTA_API_TOKEN environment variables.
+  # okta_domain    = "https://acme.okta.com"
+  # okta_api_token = "00..."
 
   # ---- Clerk: sign-in tokens (table sign_in_tokens) ----
   # The instance's secret key (sk_live_... or sk_test_...), from the Clerk dashboard's API keys page.
@@ -69,7 +76,7 @@ connection "tokens" {
 
   # ---- Requests ----
   # Retries of a request that was throttled (429) or failed on the server's side (5xx),
-  # honouring Retry-After and Vercel's X-RateLimit-Reset. 0 to 20.
+  # honouring Retry-After, Vercel's X-RateLimit-Reset and Okta's X-Rate-Limit-Reset. 0 to 20.
   # Can also be set with the TOKENS_MAX_RETRIES environment variable. Default: 5
   # max_retries = 5
 
@@ -100,6 +107,14 @@ connection "tokens" {
 #     fill_rate   = 30
 #     scope       = ["connection", "provider"]
 #     where       = "provider = 'gitlab'"
+#   }
+#   # Okta allows 100 to 1,200 requests a minute by plan, and a token half of that by
+#   # default: this is half an Enterprise org's 600. On a free developer org, fill_rate = 0.8.
+#   limiter "tokens_okta" {
+#     bucket_size = 20
+#     fill_rate   = 5
+#     scope       = ["connection", "provider"]
+#     where       = "provider = 'okta'"
 #   }
 #   # Clerk allows 100 requests per 10 s on development instances and 1000 on production ones.
 #   limiter "tokens_clerk" {

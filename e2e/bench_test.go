@@ -19,8 +19,8 @@ import (
 // Benchmarks through PostgreSQL: the extension in the e2e cluster, queried over a
 // connection, with TOKENS_E2E_BENCH=1 (make bench runs them through
 // internal/tools/benchreport). The sandboxes then hold real-sized estates: schema
-// tokens 10,000 Vercel + 1,000 Query Server tokens (and the 11 hand-made GitLab
-// ones) at 25 ms a request, schema big 100,000 Vercel tokens at 25 ms, schema
+// tokens 10,000 Vercel + 1,000 Query Server tokens (and the hand-made GitLab and Okta
+// ones: 11 and 7) at 25 ms a request, schema big 100,000 Vercel tokens at 25 ms, schema
 // gitlab_big 10,000 GitLab tokens at 25 ms, schema soak 1,050 tokens at 10 ms. Each
 // reports:
 //
@@ -44,7 +44,8 @@ func BenchmarkPostgres(b *testing.B) {
 	}
 	pages := func(tokens int) int { return (tokens + 99) / 100 }
 	sequential := func(requests int) time.Duration { return time.Duration(requests) * benchLatency }
-	v, qs, g, bigV, bigG := len(sb.VercelTokens()), len(sb.QueryServerUserTokens()), len(sb.GitLabTokens()), len(big.VercelTokens()), len(glBig.GitLabTokens())
+	v, qs, g, okta, bigV, bigG := len(sb.VercelTokens()), len(sb.QueryServerUserTokens()), len(sb.GitLabTokens()), len(sb.OktaTokens()),
+		len(big.VercelTokens()), len(glBig.GitLabTokens())
 	// GitLab's owner lookups in a full select: the 15 of the hand-made estate (8 users,
 	// 4 bots' memberships, 3 group and project paths) and, in gitlab_big, one per 200
 	// generated tokens (50 people); and the caller and its current token, once.
@@ -53,20 +54,23 @@ func BenchmarkPostgres(b *testing.B) {
 		name string
 		sql  string
 		rows int
-		// needed: every Vercel page, the Query Server's tokens, GitLab's page, and what
-		// the columns need: the Query Server's users (email), Vercel's account (email)
-		// and current token (is_current), GitLab's caller, current token and owners,
-		// each looked up once per query alongside the pages.
+		// needed: every Vercel page, the Query Server's tokens, GitLab's and Okta's page,
+		// and what the columns need: the Query Server's users (email), Vercel's account
+		// (email) and current token (is_current), GitLab's caller, current token and
+		// owners, each Okta owner's user and roles, each looked up once per query
+		// alongside the pages.
 		needed int
 		floor  time.Duration // Vercel's pages are sequential; GitLab's, gitlabFloor
 		single bool
 		// refill: wait a second before each run (untimed), so GitLab's bucket is full
 		refill bool
 	}{
-		{"count(*)", "select count(*) from tokens.user_tokens", 1, pages(v) + 1 + 1, sequential(pages(v)), false, false},
+		{"count(*)", "select count(*) from tokens.user_tokens", 1, pages(v) + 3, sequential(pages(v)), false, false},
 		{"provider=vercel", "select count(*) from tokens.user_tokens where provider = 'vercel'", 1, pages(v), sequential(pages(v)), false, false},
-		{"select_*", "select * from tokens.user_tokens", v + qs + g, pages(v) + 4 + 3 + gitlabOwners, sequential(pages(v)), false, false},
-		{"id=<vercel id>", "select * from tokens.user_tokens where id = '" + sandbox.CurrentVercelTokenID + "'", 1, 1, sequential(1), true, false},
+		{"select_*", "select * from tokens.user_tokens", v + qs + g + okta, pages(v) + 4 + 3 + gitlabOwners + 1 + 2*len(sb.OktaUsers()),
+			sequential(pages(v)), false, false},
+		// Vercel's GET of the token, and Okta's 404 for an id it does not have
+		{"id=<vercel id>", "select * from tokens.user_tokens where id = '" + sandbox.CurrentVercelTokenID + "'", 1, 2, sequential(1), true, false},
 		{"limit_5", "select * from tokens.user_tokens limit 5", 5, 1, sequential(1), true, false},
 		{"100000_provider=vercel", "select count(*) from big.user_tokens where provider = 'vercel'", 1, pages(bigV), sequential(pages(bigV)), false, false},
 		{"100000_select_*", "select * from big.user_tokens where provider = 'vercel'", bigV, pages(bigV) + 2, sequential(pages(bigV)), false, false},

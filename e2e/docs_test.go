@@ -33,27 +33,36 @@ type docWant struct {
 }
 
 var docWants = map[string]docWant{
-	"user_tokens.md: Basic info": {rows: 28},
+	"user_tokens.md: Basic info": {rows: 35},
 	"user_tokens.md: List active tokens that never expire": {column: "id", rows: 6, values: []string{
 		"6", "tok_0ldM0n1t0r1ng4Lp8Kq", "1", sandbox.CurrentVercelTokenID, "tok_L3ak3dK3yGh4Jk5Lm6N", "2"}},
 	"user_tokens.md: List active Vercel tokens not used in 90 days": {column: "name", rows: 1, values: []string{"old monitoring"}},
-	"user_tokens.md: List tokens that can write where read-only tokens exist": {column: "email", rows: 11, values: []string{
+	"user_tokens.md: List tokens that can write where read-only tokens exist": {column: "email", rows: 16, values: []string{
 		"admin@example.com", "dev@example.com", "disabled@example.com", "former@example.com", // the Query Server's writers
 		"root@example.com", "alice@example.com", "alice@example.com", "bob@example.com", // GitLab's api tokens, and bots' with write_ scopes
-		"group_2_bot_a1b2c3@noreply.gitlab.example.com", "project_10_bot_d4e5f6@noreply.gitlab.example.com", "group_3_bot_g7h8i9@noreply.gitlab.example.com"}},
+		"group_2_bot_a1b2c3@noreply.gitlab.example.com", "project_10_bot_d4e5f6@noreply.gitlab.example.com", "group_3_bot_g7h8i9@noreply.gitlab.example.com",
+		"former@example.org", "grace@example.org", "grace@example.org", "helpdesk@example.org", "onleave@example.org"}}, // Okta's admins who can write
 	"user_tokens.md: List tokens of deactivated owners":                       {column: "email", rows: 1, values: []string{"former@example.com"}},
 	"user_tokens.md: List leaked tokens":                                      {column: "name", rows: 2, ordered: true, values: []string{"leaked key", "leaked then revoked"}},
-	"user_tokens.md: List tokens expiring in the next 7 days":                 {column: "title", rows: 1, values: []string{`deploy "prod" <main> & ünïcödé ✓`}},
+	"user_tokens.md: List tokens expiring in the next 7 days":                 {column: "title", rows: 2, values: []string{`deploy "prod" <main> & ünïcödé ✓`, "reporting"}},
 	"user_tokens.md: Count Vercel tokens per team":                            {column: "tokens", rows: 3, ordered: true, values: []string{"7", "2", "2"}},
 	"user_tokens.md: Get one token by id":                                     {column: "name", rows: 1, values: []string{"steampipe-audit"}},
 	"user_tokens.md: Show the tokens this connection uses":                    {column: "provider", rows: 3, ordered: true, values: []string{"gitlab", "query_server", "vercel"}},
 	"user_tokens.md: List GitLab tokens with the api scope that never expire": {column: "id", rows: 1, values: []string{"2"}},
 	"user_tokens.md: List group and project tokens with where they act": {column: "team_id", rows: 3, ordered: true, values: []string{
 		"acme/platform", "acme/platform/api", "other"}},
+	"user_tokens.md: List Okta tokens and the admin power behind them": {column: "name", rows: 7, ordered: true, values: []string{
+		"reporting", "password-expired owner", "former admin's sync", "steampipe-audit", "terraform", "helpdesk bot", "on-leave script"}},
+	"user_tokens.md: List Okta tokens usable from any network": {column: "name", rows: 4, ordered: true, values: []string{
+		"helpdesk bot", "password-expired owner", "reporting", "steampipe-audit"}},
+	"user_tokens.md: List Okta tokens whose owner is not active":            {column: "name", rows: 2, ordered: true, values: []string{"former admin's sync", "on-leave script"}},
+	"user_tokens.md: List Okta tokens that lapse within 7 days unless used": {column: "name", rows: 1, values: []string{"reporting"}},
 
-	"token_providers.md: Basic info":                                        {column: "provider", rows: 4, ordered: true, values: []string{"clerk", "gitlab", "query_server", "vercel"}},
-	"token_providers.md: List what each configured provider records":        {column: "records_last_use", rows: 4, ordered: true, values: []string{"false", "true", "false", "true"}},
-	"token_providers.md: List active tokens whose last use is not recorded": {column: "id", rows: 4, ordered: true, values: []string{"1", "2", "3", "6"}},
+	"token_providers.md: Basic info":                                 {column: "provider", rows: 5, ordered: true, values: []string{"clerk", "gitlab", "okta", "query_server", "vercel"}},
+	"token_providers.md: List what each configured provider records": {column: "records_last_use", rows: 5, ordered: true, values: []string{"false", "true", "false", "false", "true"}},
+	"token_providers.md: List active tokens whose last use is not recorded": {column: "id", rows: 10, ordered: true, values: []string{
+		sandbox.OktaTokenOnLeave, sandbox.OktaTokenHelpdesk, sandbox.OktaTokenExpiredPW, sandbox.OktaTokenReporting, sandbox.OktaTokenAudit,
+		sandbox.OktaTokenTerraform, "1", "2", "3", "6"}},
 
 	"sign_in_tokens.md: Create a sign-in link for one user":                         {rows: 1, writes: 1},
 	"sign_in_tokens.md: Create a short-lived link that signs in to an organization": {rows: 1, writes: 1},
@@ -80,6 +89,7 @@ var docWants = map[string]docWant{
 			}
 		}},
 	"user_token_actions.md: Revoke the GitLab tokens of blocked or deactivated users": {column: "id", rows: 2, writes: 2, values: []string{"5", "6"}},
+	"user_token_actions.md: Revoke the Okta tokens of owners who are not active":      {column: "id", rows: 2, writes: 2, values: []string{sandbox.OktaTokenFormer, sandbox.OktaTokenOnLeave}},
 }
 
 var sqlBlock = regexp.MustCompile("(?s)```sql\\+postgres\n(.*?)```")
@@ -165,6 +175,8 @@ var remediationValues = strings.NewReplacer(
 	"<owner email>", "dev@example.com",
 	"<provider>", "vercel",
 	"<token id>", "tok_0ldM0n1t0r1ng4Lp8Kq",
+	"<okta token id>", sandbox.OktaTokenHelpdesk,
+	"<gitlab token id>", "2", // alice's laptop token: api, never expires
 )
 
 // remediationWants: per control doc, the statuses of its examples' rows in order (an
@@ -173,10 +185,11 @@ var remediationWants = map[string][][]string{
 	"user_token_connection_short_lived_read_only.md": {{"updated"}},
 	"user_token_expiry_set.md":                       {{"revoked"}, {"updated"}},
 	"user_token_leaked_revoked.md":                   {{"revoked"}},
-	"user_token_least_privilege.md":                  {{"updated"}, {"revoked"}},
+	"user_token_least_privilege.md":                  {{"updated"}, {"revoked"}, {"revoked"}, {"revoked"}},
 	"user_token_not_expiring_soon.md":                {{"updated"}},
 	"user_token_one_active_per_owner.md":             {nil, {"revoked"}},
-	"user_token_owner_active.md":                     {{"revoked"}},
+	"user_token_owner_active.md":                     {{"revoked"}, {"revoked"}},
+	"user_token_network_restricted.md":               {{"revoked"}},
 	"user_token_rotated_within_max_age.md":           {{"revoked"}, {"revoked"}},
 	"user_token_used_recently.md":                    {{"revoked"}},
 }

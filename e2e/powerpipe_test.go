@@ -63,17 +63,29 @@ const (
 	gService   = "gitlab:9"                               // a service account's, read-only, 10 days, never used
 	gNotABot   = "gitlab:10"                              // a person named like a bot, read-only, 5 days
 	gOther     = "gitlab:11"                              // another group's token, api, 20 days
+	oAudit     = "okta:" + sandbox.OktaTokenAudit         // the connection's; a super admin's, anywhere, 120 days, lapses in 29.5 unless used
+	oTerraform = "okta:" + sandbox.OktaTokenTerraform     // the super admin's second; two zones, 100 days, lapses in 29
+	oReporting = "okta:" + sandbox.OktaTokenReporting     // a read-only admin's, no network condition, 400 days, lapses in 3
+	oHelpdesk  = "okta:" + sandbox.OktaTokenHelpdesk      // a custom role's, anywhere, 60 days, lapses in 25
+	oFormer    = "okta:" + sandbox.OktaTokenFormer        // owner deactivated: not active
+	oOnLeave   = "okta:" + sandbox.OktaTokenOnLeave       // owner suspended: still active; one zone, 30 days, lapses in 20
+	oExpiredPW = "okta:" + sandbox.OktaTokenExpiredPW     // owner's password expired, no admin role left, anywhere, 45 days, lapses in 15
 )
 
 var (
-	inactive   = []string{vRevoked, vExpired, vLeakedRev, qExpired, qDisabled, gRevoked, gProject}
+	inactive   = []string{vRevoked, vExpired, vLeakedRev, qExpired, qDisabled, gRevoked, gProject, oFormer}
 	vercelLive = []string{vAudit, vCI, vOld, vLeaked, vUnicode, vCross, vRaycast, vCLI}
 	qsLive     = []string{qAdmin, qDev, qAnalyst, qFormer}
 	gitlabLive = []string{gRoot, gLaptop, gCIRead, gBlocked, gCarol, gGroup, gService, gNotABot, gOther}
+	oktaLive   = []string{oAudit, oTerraform, oReporting, oHelpdesk, oOnLeave, oExpiredPW}
 	vercelAll  = append(slices.Clone(vercelLive), vRevoked, vExpired, vLeakedRev)
 	qsAll      = append(slices.Clone(qsLive), qExpired, qDisabled)
 	gitlabAll  = append(slices.Clone(gitlabLive), gRevoked, gProject)
+	oktaAll    = append(slices.Clone(oktaLive), oFormer)
 )
+
+// plus is a list and more.
+func plus(list []string, more ...string) []string { return append(slices.Clone(list), more...) }
 
 // statuses maps each listed resource to its status.
 func statuses(byStatus map[string][]string) map[string]string {
@@ -94,47 +106,56 @@ var ppExpectedStatus = map[string]map[string]string{
 	"user_token_connection_short_lived_read_only": statuses(map[string][]string{"alarm": {vAudit, qAdmin, gRoot}}),
 	"user_token_expiry_set": statuses(map[string][]string{
 		"alarm": {vAudit, vOld, vLeaked, qAdmin, qFormer, qAnalyst, gLaptop},
-		"ok":    {vCI, vUnicode, vCross, vRaycast, vCLI, qDev, gRoot, gCIRead, gBlocked, gCarol, gGroup, gService, gNotABot, gOther},
-		"skip":  inactive,
+		"ok": plus([]string{vCI, vUnicode, vCross, vRaycast, vCLI, qDev, gRoot, gCIRead, gBlocked, gCarol, gGroup, gService, gNotABot, gOther},
+			oktaLive...), // every Okta token lapses 30 days after its last use
+		"skip": inactive,
 	}),
 	"user_token_not_expiring_soon": statuses(map[string][]string{ // within 30 days
 		"alarm": {vCI, vUnicode, qDev, gCIRead},
 		"ok":    {vAudit, vOld, vLeaked, vCross, vRaycast, vCLI, qAdmin, qFormer, gRoot, gLaptop, gBlocked, gCarol, gGroup, gService, gNotABot, gOther},
-		"info":  {qAnalyst},
+		"info":  plus([]string{qAnalyst}, oktaLive...), // Okta's lapse only if unused: its expiry moves with each use
 		"skip":  inactive,
 	}),
 	"user_token_leaked_revoked": statuses(map[string][]string{
 		"alarm": {vLeaked},
 		"ok":    slices.DeleteFunc(slices.Clone(vercelAll), func(r string) bool { return r == vLeaked }),
-		"skip":  append(slices.Clone(qsAll), gitlabAll...), // the Query Server and GitLab record no leaks
+		"skip":  plus(qsAll, plus(gitlabAll, oktaAll...)...), // the Query Server, GitLab and Okta record no leaks
 	}),
 	"user_token_least_privilege": statuses(map[string][]string{
-		"alarm": {vAudit, vOld, vLeaked, vRaycast, vCLI, qAdmin, qDev, qFormer, gRoot, gLaptop, gBlocked, gGroup, gOther},
-		"ok":    {vCI, vUnicode, vCross, qAnalyst, gCIRead, gCarol, gService, gNotABot},
+		"alarm": {vAudit, vOld, vLeaked, vRaycast, vCLI, qAdmin, qDev, qFormer, gRoot, gLaptop, gBlocked, gGroup, gOther, oAudit, oTerraform, oHelpdesk, oOnLeave},
+		"ok":    {vCI, vUnicode, vCross, qAnalyst, gCIRead, gCarol, gService, gNotABot, oReporting, oExpiredPW}, // Okta: a read-only admin's; an owner without admin roles
 		"skip":  inactive,
 	}),
 	"user_token_one_active_per_owner": statuses(map[string][]string{
-		"alarm": {"vercel:ada@example.com", "gitlab:alice@example.com"}, // 8 live tokens; 2
+		"alarm": {"vercel:ada@example.com", "gitlab:alice@example.com", "okta:grace@example.org"}, // 8 live tokens; 2; 2
 		"ok": {"query_server:admin@example.com", "query_server:dev@example.com", "query_server:analyst@example.com",
 			"query_server:expired@example.com", "query_server:disabled@example.com", "query_server:former@example.com",
 			"gitlab:root@example.com", "gitlab:bob@example.com", "gitlab:carol@example.com", "gitlab:group_99_bot_fake@example.com",
 			"gitlab:group_2_bot_a1b2c3@noreply.gitlab.example.com", "gitlab:project_10_bot_d4e5f6@noreply.gitlab.example.com",
-			"gitlab:service_account_monitor@noreply.gitlab.example.com", "gitlab:group_3_bot_g7h8i9@noreply.gitlab.example.com"},
+			"gitlab:service_account_monitor@noreply.gitlab.example.com", "gitlab:group_3_bot_g7h8i9@noreply.gitlab.example.com",
+			"okta:auditor@example.org", "okta:helpdesk@example.org", "okta:former@example.org", "okta:onleave@example.org",
+			"okta:expired@example.org"},
 	}),
 	"user_token_owner_active": statuses(map[string][]string{
-		"alarm": {qFormer, gBlocked, gCarol},
-		"ok":    {qAdmin, qDev, qAnalyst, qExpired, qDisabled, gRoot, gLaptop, gCIRead, gRevoked, gGroup, gProject, gService, gNotABot, gOther},
-		"skip":  vercelAll, // Vercel tokens belong to the connection's own account
+		"alarm": {qFormer, gBlocked, gCarol, oOnLeave}, // deactivated; blocked; deactivated; suspended
+		"ok": {qAdmin, qDev, qAnalyst, qExpired, qDisabled, gRoot, gLaptop, gCIRead, gRevoked, gGroup, gProject, gService, gNotABot, gOther,
+			oAudit, oTerraform, oReporting, oHelpdesk, oFormer, oExpiredPW},
+		"skip": vercelAll, // Vercel tokens belong to the connection's own account
 	}),
 	"user_token_rotated_within_max_age": statuses(map[string][]string{ // 90 days
-		"alarm": {vAudit, vOld, vCI, vCross, qAdmin, qDev, qFormer, gRoot, gLaptop, gBlocked},
-		"ok":    {vLeaked, vRaycast, vUnicode, vCLI, qAnalyst, gCIRead, gCarol, gGroup, gService, gNotABot, gOther},
+		"alarm": {vAudit, vOld, vCI, vCross, qAdmin, qDev, qFormer, gRoot, gLaptop, gBlocked, oAudit, oTerraform, oReporting},
+		"ok":    {vLeaked, vRaycast, vUnicode, vCLI, qAnalyst, gCIRead, gCarol, gGroup, gService, gNotABot, gOther, oHelpdesk, oOnLeave, oExpiredPW},
 		"skip":  inactive,
 	}),
 	"user_token_used_recently": statuses(map[string][]string{ // 45 days
 		"alarm": {vOld, gBlocked, gCarol},
 		"ok":    {vAudit, vCI, vCross, vLeaked, vRaycast, vUnicode, vCLI, gRoot, gLaptop, gCIRead, gGroup, gService, gNotABot, gOther},
-		"skip":  append(slices.Clone(inactive), qAdmin, qDev, qAnalyst, qFormer), // the Query Server records no use
+		"skip":  plus(append(slices.Clone(inactive), qAdmin, qDev, qAnalyst, qFormer), oktaLive...), // neither the Query Server nor Okta records use
+	}),
+	"user_token_network_restricted": statuses(map[string][]string{
+		"alarm": {oAudit, oReporting, oHelpdesk, oExpiredPW},                                  // anywhere, or no condition at all
+		"ok":    {oTerraform, oOnLeave},                                                       // limited to zones
+		"skip":  plus(vercelAll, plus(qsAll, append(slices.Clone(gitlabAll), oFormer)...)...), // only Okta can limit a token's network
 	}),
 }
 
@@ -143,18 +164,18 @@ var ppExpectedStatus = map[string]map[string]string{
 var ppExpectedExit = map[string]int{"all_controls": 1, "availability": 1, "owasp_nhi": 1, "rotation": 1}
 
 // ppExpectedCards: dashboard short name -> card label -> value (float64 for numbers).
-// Counts are of live tokens: 8 Vercel, 4 Query Server, 9 GitLab. Dates are the sandbox's day
+// Counts are of live tokens: 8 Vercel, 4 Query Server, 9 GitLab, 6 Okta. Dates are the sandbox's day
 // (midnight UTC, the day the data is relative to) plus or minus whole days.
 func ppExpectedCards() map[string]map[string]any {
 	day := func(n int) string { return sb.Now().AddDate(0, 0, n).Format("2006-01-02") }
 	return map[string]map[string]any{
 		"token_age_report": {
-			"Active Tokens":      21.0,
+			"Active Tokens":      27.0,
 			"< 30 Days":          6.0, // vRaycast 5, vUnicode 10, vCLI 1, gService 10, gNotABot 5, gOther 20
-			"30-90 Days":         5.0, // vLeaked 30, qAnalyst 50, gCIRead 30, gCarol 50, gGroup 60
-			"90-365 Days":        7.0, // vAudit 200, vCI 100, vCross 95, qAdmin 300, qDev 100, gRoot 200, gBlocked 150
-			"> 1 Year":           3.0, // vOld, qFormer, gLaptop
-			"Older Than 90 Days": 10.0,
+			"30-90 Days":         8.0, // vLeaked 30, qAnalyst 50, gCIRead 30, gCarol 50, gGroup 60, oOnLeave 30, oExpiredPW 45, oHelpdesk 60
+			"90-365 Days":        9.0, // vAudit 200, vCI 100, vCross 95, qAdmin 300, qDev 100, gRoot 200, gBlocked 150, oAudit 120, oTerraform 100
+			"> 1 Year":           4.0, // vOld, qFormer, gLaptop, oReporting
+			"Older Than 90 Days": 13.0,
 		},
 		"token_detail": { // vCross
 			"State":       "Active",
@@ -166,17 +187,17 @@ func ppExpectedCards() map[string]map[string]any {
 		},
 		"token_expiry_report": {
 			"Accepted After Expiry": 1.0,  // qAnalyst
-			"Expire in 7 Days":      1.0,  // vUnicode
-			"Expire in 30 Days":     4.0,  // + vCI, qDev, gCIRead
-			"Expire in 90 Days":     11.0, // + vRaycast, vCLI, vCross, gCarol, gGroup, gNotABot, gOther
+			"Expire in 7 Days":      2.0,  // vUnicode, oReporting
+			"Expire in 30 Days":     10.0, // + vCI, qDev, gCIRead, and the other live Okta tokens, all within 30 days of their last use
+			"Expire in 90 Days":     17.0, // + vRaycast, vCLI, vCross, gCarol, gGroup, gNotABot, gOther
 			"Never Expire":          6.0,  // vAudit, vOld, vLeaked, qAdmin, qFormer, gLaptop
 		},
 		"token_owner_report": {
-			"Owners":                         16.0, // ada, the six Query Server users with a token, GitLab's nine owners
-			"More Than One Active Token":     2.0,  // ada, alice
-			"Deactivated With Active Tokens": 3.0,  // former, bob (blocked), carol (deactivated)
+			"Owners":                         22.0, // ada, the six Query Server users with a token, GitLab's nine owners, the six Okta owners
+			"More Than One Active Token":     3.0,  // ada, alice, grace
+			"Deactivated With Active Tokens": 4.0,  // former (Query Server), bob (blocked), carol (deactivated), onleave (Okta, suspended)
 			"With Unrevoked Leaked Tokens":   1.0,  // ada
-			"With Write-Capable Tokens":      9.0,  // admin, dev, former; ada (Vercel has no read-only tokens); root, alice, bob and two group bots
+			"With Write-Capable Tokens":      12.0, // admin, dev, former; ada (Vercel has no read-only tokens); root, alice, bob and two group bots; grace, helpdesk, onleave
 		},
 	}
 }

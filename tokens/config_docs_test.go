@@ -26,6 +26,8 @@ var documentedArguments = []struct{ arg, env, def string }{
 	{"gitlab_url", "GITLAB_URL", "`https://gitlab.com`"},
 	{"gitlab_token", "GITLAB_TOKEN", "none"},
 	{"gitlab_groups", "", "none"},
+	{"okta_domain", "OKTA_DOMAIN", "none"},
+	{"okta_api_token", "OKTA_API_TOKEN", "none"},
 	{"clerk_secret_key", "CLERK_SECRET_KEY", "none"},
 	{"clerk_base_url", "CLERK_API_URL", "`https://api.clerk.com/v1`"},
 	{"allow_sign_in_token_create", "", "`false`"},

@@ -31,11 +31,17 @@ var configCases = []struct {
 	want   []string
 }{
 	{"an argument misspelt", "", `vercel_api_tokn = "` + pastedToken + `"`, nil, []string{`the connection config does not parse: line 1: Unsupported argument: An argument named "vercel_api_tokn" is not expected here. Did you mean "vercel_api_token"?`}},
-	{"nothing configured", "", ``, nil, []string{"user_tokens has no upstream configured", "vercel_api_token (or VERCEL_API_TOKEN)", "query_server_url (or QUERY_SERVER_URL)"}},
+	{"nothing configured", "", ``, nil, []string{"user_tokens has no upstream configured", "vercel_api_token (or VERCEL_API_TOKEN)", "query_server_url (or QUERY_SERVER_URL)",
+		"okta_domain (or OKTA_DOMAIN) with okta_api_token (or OKTA_API_TOKEN) for Okta"}},
 	{"only Clerk configured", "", `clerk_secret_key = "sk_x"`, nil, []string{"no upstream configured"}},
 	{"Query Server URL without its token", "", `query_server_url = "https://q.example.com"`, nil, []string{"query_server_token (or QUERY_SERVER_TOKEN) is not set", "query_server_url is set (config)"}},
 	{"Query Server token without its URL", "", `query_server_token = "x"`, nil, []string{"query_server_url (or QUERY_SERVER_URL) is not set"}},
 	{"Query Server token without its URL, from the environment", "", ``, map[string]string{"QUERY_SERVER_TOKEN": "x"}, []string{"query_server_url (or QUERY_SERVER_URL) is not set", "query_server_token is set (environment)"}},
+	{"Okta domain without its token", "", `okta_domain = "https://acme.okta.com"`, nil, []string{"okta_api_token (or OKTA_API_TOKEN) is not set", "okta_domain is set (config)"}},
+	{"Okta token without its domain, from the environment", "", ``, map[string]string{"OKTA_API_TOKEN": "x"}, []string{"okta_domain (or OKTA_DOMAIN) is not set", "okta_api_token is set (environment)", "e.g. https://acme.okta.com"}},
+	{"the Okta Admin Console's address", "", `okta_domain = "https://acme-admin.okta.com"` + "\n" + `okta_api_token = "x"`, nil,
+		[]string{`okta_domain = "https://acme-admin.okta.com" is the Admin Console's address; the API answers at the org's: https://acme.okta.com`, "OKTA_DOMAIN"}},
+	{"an Okta domain without https://", "", `okta_domain = "acme.okta.com"` + "\n" + `okta_api_token = "x"`, nil, []string{`okta_domain = "acme.okta.com"`, "must start with https://"}},
 	{"Vercel base URL without a token", "", `vercel_base_url = "https://api.example.com"`, nil, []string{"vercel_api_token (or VERCEL_API_TOKEN) is not set"}},
 	{"malformed URL", "", `vercel_api_token = "x"` + "\n" + `vercel_base_url = "ftp://example.com"`, nil, []string{`vercel_base_url = "ftp://example.com"`, "not a usable URL", "must start with https://", "VERCEL_BASE_URL"}},
 	{"plain http to a remote host", "", `vercel_api_token = "x"` + "\n" + `vercel_base_url = "http://api.example.com"`, nil, []string{`vercel_base_url = "http://api.example.com"`, "plain http:// is allowed only for a loopback host"}},

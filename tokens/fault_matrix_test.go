@@ -115,11 +115,38 @@ var (
 				t.Fatalf("want one rotation, token 3 revoked and 12 its successor: rows %v", rows)
 			}
 		}}
-	listings = []*target{vercelList, queryServerList, gitlabList}
+	oktaList = &target{name: "Okta list", provider: sandbox.ProviderOkta, method: "GET", path: "/api/v1/api-tokens",
+		run: func(e *env) ([]row, error) {
+			return e.run(query{table: "user_tokens", columns: []string{"id", "name"}, quals: map[string]any{"provider": "okta"}})
+		},
+		complete: func(t *testing.T, e *env, rows []row) { sameIDs(t, rows, len(e.sb.OktaTokens())) }}
+	// oktaOwners: the users behind Okta's tokens, one request per owner (6).
+	oktaOwners = &target{name: "Okta owners", provider: sandbox.ProviderOkta, method: "GET", path: "/api/v1/users/*",
+		run: func(e *env) ([]row, error) {
+			return e.run(query{table: "user_tokens", columns: []string{"id", "email"}, quals: map[string]any{"provider": "okta"}})
+		},
+		complete: func(t *testing.T, e *env, rows []row) {
+			sameIDs(t, rows, 7)
+			for _, r := range rows {
+				if r["email"] == nil {
+					t.Fatalf("token %s has no owner's email", r["id"])
+				}
+			}
+		}}
+	oktaRevoke = &target{name: "Okta revoke", provider: sandbox.ProviderOkta, method: "DELETE", path: "/api/v1/api-tokens/*",
+		run: func(e *env) ([]row, error) {
+			return e.run(uta(map[string]any{"action": "revoke", "provider": "okta", "id": sandbox.OktaTokenHelpdesk}, "id", "status"))
+		},
+		complete: func(t *testing.T, e *env, rows []row) {
+			if len(rows) != 1 || rows[0]["status"] != "revoked" || e.sb.OktaTokenSecret(sandbox.OktaTokenHelpdesk) != "" {
+				t.Fatalf("want the token revoked: rows %v", rows)
+			}
+		}}
+	listings = []*target{vercelList, queryServerList, gitlabList, oktaList}
 	creates  = []*target{clerkCreate, vercelCreate, gitlabRotate}
-	revokes  = []*target{clerkRevoke, vercelRevoke, queryServerRevoke, gitlabRevoke}
-	all      = []*target{vercelList, queryServerList, gitlabList, clerkCreate, clerkRevoke, vercelCreate, vercelRevoke, queryServerRevoke,
-		gitlabRevoke, gitlabRotate}
+	revokes  = []*target{clerkRevoke, vercelRevoke, queryServerRevoke, gitlabRevoke, oktaRevoke}
+	all      = []*target{vercelList, queryServerList, gitlabList, oktaList, clerkCreate, clerkRevoke, vercelCreate, vercelRevoke, queryServerRevoke,
+		gitlabRevoke, gitlabRotate, oktaRevoke}
 )
 
 // gitlabToken is one of the sandbox's GitLab tokens, by id.
@@ -172,7 +199,7 @@ func done(tg *target) string {
 		return "the token is created, once"
 	case tg == gitlabRotate:
 		return "the token is rotated, once"
-	case contains([]string{clerkRevoke.name, vercelRevoke.name, queryServerRevoke.name, gitlabRevoke.name}, tg.name):
+	case contains([]string{clerkRevoke.name, vercelRevoke.name, queryServerRevoke.name, gitlabRevoke.name, oktaRevoke.name}, tg.name):
 		return "the token is revoked"
 	}
 	return "every row"
@@ -194,20 +221,29 @@ func mayExist(tg *target) string {
 
 var credentialArg = map[*target]string{vercelList: "vercel_api_token", queryServerList: "query_server_token", clerkCreate: "clerk_secret_key",
 	clerkRevoke: "clerk_secret_key", vercelCreate: "vercel_api_token", vercelRevoke: "vercel_api_token", queryServerRevoke: "query_server_token",
-	gitlabList: "gitlab_token", gitlabRevoke: "gitlab_token", gitlabRotate: "gitlab_token"}
+	gitlabList: "gitlab_token", gitlabRevoke: "gitlab_token", gitlabRotate: "gitlab_token", oktaList: "okta_api_token", oktaRevoke: "okta_api_token"}
+
+// addressArg names each listing's address argument.
+var addressArg = map[*target]string{vercelList: "vercel_base_url", queryServerList: "query_server_url", gitlabList: "gitlab_url", oktaList: "okta_domain"}
 
 var matrix = []matrixCase{
 	{fault: "429 with Retry-After, once", targets: all, inject: sandbox.Fault{Kind: "status", Status: 429, RetryAfter: "1", Times: 1},
 		want: func(tg *target) expect { return completes(done(tg)+", after the wait asked for", 2) }},
-	{fault: "429 without Retry-After (the reset header only), once", targets: []*target{vercelList, gitlabList}, inject: sandbox.Fault{Kind: "status", Status: 429, Times: 1},
-		want: func(tg *target) expect { return completes("every row, after waiting for the reset", 2) }},
-	{fault: "429 forever", targets: []*target{vercelList, queryServerList, clerkCreate}, config: []string{"max_retries = 2"},
+	{fault: "429 without Retry-After (the reset header only), once", targets: []*target{vercelList, gitlabList, oktaList, oktaOwners},
+		inject: sandbox.Fault{Kind: "status", Status: 429, Times: 1},
+		want: func(tg *target) expect {
+			if tg == oktaOwners {
+				return completes("every row, after waiting for the reset: 6 owners, one of them asked twice", 7)
+			}
+			return completes("every row, after waiting for the reset", 2)
+		}},
+	{fault: "429 forever", targets: []*target{vercelList, queryServerList, gitlabList, oktaList, clerkCreate}, config: []string{"max_retries = 2"},
 		inject: sandbox.Fault{Kind: "status", Status: 429, RetryAfter: "0"},
 		want: func(tg *target) expect {
 			return fails("throttled; says it gave up after 3 attempts and names max_retries", 3, "throttled", "gave up after 3 attempts over",
 				"Raise max_retries (or TOKENS_MAX_RETRIES) (now 2)")
 		}},
-	{fault: "429 asking to wait an hour", targets: []*target{vercelList, clerkCreate}, inject: sandbox.Fault{Kind: "status", Status: 429, RetryAfter: "3600"},
+	{fault: "429 asking to wait an hour", targets: []*target{vercelList, gitlabList, oktaList, clerkCreate}, inject: sandbox.Fault{Kind: "status", Status: 429, RetryAfter: "3600"},
 		want: func(tg *target) expect {
 			return fails("at once, saying how long the provider asked to wait", 1, "it asked to wait 1h0m0s")
 		}},
@@ -222,7 +258,11 @@ var matrix = []matrixCase{
 		want: func(tg *target) expect {
 			return completes(done(tg)+", on the second attempt (503: nothing was done)", 2)
 		}},
-	{fault: "502 after the provider acted", targets: []*target{vercelCreate, vercelRevoke, queryServerRevoke, gitlabRevoke, gitlabRotate}, inject: sandbox.Fault{Kind: "acted_then_status", Status: 502, Times: 1},
+	{fault: "500 once", targets: []*target{oktaOwners}, inject: sandbox.Fault{Kind: "status", Status: 500, Times: 1},
+		want: func(tg *target) expect {
+			return completes("every row: the owner asked again (6 owners, 7 requests)", 7)
+		}},
+	{fault: "502 after the provider acted", targets: []*target{vercelCreate, vercelRevoke, queryServerRevoke, gitlabRevoke, gitlabRotate, oktaRevoke}, inject: sandbox.Fault{Kind: "acted_then_status", Status: 502, Times: 1},
 		want: func(tg *target) expect {
 			switch tg {
 			case vercelCreate:
@@ -259,11 +299,15 @@ var matrix = []matrixCase{
 					"Raise request_timeout (or TOKENS_REQUEST_TIMEOUT) (now 300ms)", mayExist(tg))
 			}
 			return fails("names request_timeout and the base URL", 2, "no answer within the request timeout",
-				"Raise request_timeout (or TOKENS_REQUEST_TIMEOUT) (now 300ms)", map[*target]string{vercelList: "vercel_base_url", queryServerList: "query_server_url", gitlabList: "gitlab_url"}[tg])
+				"Raise request_timeout (or TOKENS_REQUEST_TIMEOUT) (now 300ms)", addressArg[tg])
 		}},
-	{fault: "answer cut off mid-body, once", targets: all, inject: sandbox.Fault{Kind: "truncate", Times: 1},
+	{fault: "answer cut off mid-body, once", targets: append(slicesClone(all), oktaOwners), inject: sandbox.Fault{Kind: "truncate", Times: 1},
 		want: func(tg *target) expect {
 			switch {
+			case tg == oktaRevoke:
+				return completes("the token is revoked: Okta's 204 has no body to cut off", 1)
+			case tg == oktaOwners:
+				return completes("every row: the owner asked again (6 owners, 7 requests)", 7)
 			case tg == clerkCreate:
 				return fails("not repeated; says Clerk created a token whose answer was lost", 1, "Clerk created the token (it answered 200) but its answer was cut off")
 			case tg == vercelCreate:
@@ -280,7 +324,15 @@ var matrix = []matrixCase{
 	{fault: "empty body", targets: listings, inject: sandbox.Fault{Kind: "empty"},
 		want: func(tg *target) expect {
 			return fails("says the body was empty and names the base URL", 1, "answered 200 with an empty body instead of JSON",
-				map[*target]string{vercelList: "Check vercel_base_url", queryServerList: "Check query_server_url", gitlabList: "Check gitlab_url"}[tg])
+				"Check "+addressArg[tg])
+		}},
+	{fault: "JSON of another shape", targets: []*target{oktaList, oktaOwners}, inject: sandbox.Fault{Kind: "wrong_shape"},
+		want: func(tg *target) expect {
+			if tg == oktaOwners { // the owners are asked in parallel: those already asked answer too
+				return fails("says what the body lacks, without quoting it, and names the address; no owner is asked after", 0,
+					"answered 200 with JSON of an unexpected shape", "Check okta_domain")
+			}
+			return fails("says what the body lacks, without quoting it, and names the address", 1, "answered 200 with JSON of an unexpected shape", "Check okta_domain")
 		}},
 	{fault: "pagination repeats a cursor", targets: []*target{vercelList}, sbc: sandbox.Config{Generate: map[string]int{"vercel": 239}}, inject: sandbox.Fault{Kind: "repeat_cursor", After: 1},
 		want: func(tg *target) expect {
@@ -289,6 +341,18 @@ var matrix = []matrixCase{
 	{fault: "empty page with a next cursor", targets: []*target{vercelList}, sbc: sandbox.Config{Generate: map[string]int{"vercel": 239}}, inject: sandbox.Fault{Kind: "empty_page_with_next", After: 1},
 		want: func(tg *target) expect {
 			return fails("stops at once, never loops", 2, "is empty but names a next page; stopping rather than looping")
+		}},
+	{fault: "a next link that names the page just served", targets: []*target{oktaList}, inject: sandbox.Fault{Kind: "repeat_cursor"},
+		want: func(tg *target) expect {
+			return fails("stops at once, never loops", 1, "page 1 names an earlier page as the next; stopping rather than looping")
+		}},
+	{fault: "an empty page with a next link", targets: []*target{oktaList}, inject: sandbox.Fault{Kind: "empty_page_with_next"},
+		want: func(tg *target) expect {
+			return fails("stops at once, never loops", 1, "page 1 is empty but names a next page; stopping rather than looping")
+		}},
+	{fault: "a next link to another list", targets: []*target{oktaList}, inject: sandbox.Fault{Kind: "foreign_next"},
+		want: func(tg *target) expect {
+			return fails("follows nothing: the token is sent only to the token list", 1, "the Link header's next page is another list than the tokens'")
 		}},
 	{fault: "a page far larger than asked for", targets: []*target{vercelList}, sbc: sandbox.Config{Generate: map[string]int{"vercel": 439}}, inject: sandbox.Fault{Kind: "oversized_page"},
 		want: func(tg *target) expect { return completes("every row, each once", 1) }},
@@ -301,13 +365,17 @@ var matrix = []matrixCase{
 		want: func(tg *target) expect {
 			return fails("names the credential argument and its variable", 1, "401 Unauthorized", "Check "+credentialArg[tg])
 		}},
-	{fault: "404", targets: []*target{vercelList, gitlabList, clerkCreate, clerkRevoke, vercelRevoke, gitlabRevoke}, inject: sandbox.Fault{Kind: "status", Status: 404},
+	{fault: "404", targets: []*target{vercelList, gitlabList, oktaList, clerkCreate, clerkRevoke, vercelRevoke, gitlabRevoke, oktaRevoke}, inject: sandbox.Fault{Kind: "status", Status: 404},
 		want: func(tg *target) expect {
 			switch tg {
 			case gitlabList:
 				return fails("names the base URL argument", 1, "404 Not Found", "Check gitlab_url")
 			case gitlabRevoke:
 				return fails("says GitLab has no such token", 1, `GitLab has no token "10" that this connection can revoke`)
+			case oktaList:
+				return fails("names the address argument", 1, "404 Not Found E0000007", "Check okta_domain")
+			case oktaRevoke:
+				return fails("says Okta has no such token", 1, `Okta has no API token "`+sandbox.OktaTokenHelpdesk+`" to revoke`)
 			case clerkCreate:
 				return fails("says Clerk has no such user in this key's instance", 1, "404 Not Found", "Clerk has no user", "clerk_secret_key")
 			case clerkRevoke:
@@ -418,7 +486,8 @@ func renderRequestCases() string {
 		}
 		fmt.Fprintf(&b, " %s |\n", tc.why)
 	}
-	b.WriteString("\nMeasured by `TestUserTokensRequestCounts` on an account of 250 Vercel tokens (three pages) and 6 Query Server tokens.\n")
+	b.WriteString("\nMeasured by `TestUserTokensRequestCounts` on an account of 250 Vercel tokens (three pages), 6 Query Server tokens, " +
+		"and an Okta org of 250 tokens (two pages) of 11 owners.\n")
 	return b.String()
 }
 

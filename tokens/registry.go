@@ -4,6 +4,7 @@ import (
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/clerk"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/gitlab"
+	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/okta"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/queryserver"
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers/vercel"
 )
@@ -14,5 +15,6 @@ var registry = []*providers.Provider{
 	vercel.Provider,
 	queryserver.Provider,
 	gitlab.Provider,
+	okta.Provider,
 	clerk.Provider,
 }

@@ -94,7 +94,7 @@ func TestAProviderDefinedInATestJoinsEveryTable(t *testing.T) {
 	for _, r := range all {
 		byProvider[r["provider"].(string)]++
 	}
-	if byProvider["fake"] != 3 || byProvider["vercel"] != 11 || byProvider["query_server"] != 6 || byProvider["gitlab"] != 11 {
+	if byProvider["fake"] != 3 || byProvider["vercel"] != 11 || byProvider["query_server"] != 6 || byProvider["gitlab"] != 11 || byProvider["okta"] != 7 {
 		t.Fatalf("rows by provider: %v", byProvider)
 	}
 	e.sb.ResetRequests()
@@ -140,7 +140,7 @@ func TestAProviderDefinedInATestJoinsEveryTable(t *testing.T) {
 	// the generated docs, regenerated with the fake registered, show it
 	args, caps := renderArguments(reg), renderCapabilities(reg)
 	if !strings.Contains(args, "| `fake_key` | `FAKE_KEY` | none | the fake's key |") || !strings.Contains(caps, " `fake` |") ||
-		!strings.Contains(caps, "| records_last_use | yes | no | yes | no | yes |") {
+		!strings.Contains(caps, "| records_last_use | yes | no | yes | no | no | yes |") {
 		t.Fatalf("generated docs without the fake:\n%s\n%s", args, caps)
 	}
 }

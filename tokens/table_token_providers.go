@@ -39,6 +39,8 @@ var capabilities = []struct {
 		"Whether the provider says if a token's owner is active (user_tokens.owner_active)."},
 	{"knows_current_token", func(p *providers.Provider) bool { return p.Capabilities.KnowsCurrentToken },
 		"Whether the provider tells which token the connection uses (user_tokens.is_current)."},
+	{"extends_expiry_on_use", func(p *providers.Provider) bool { return p.Capabilities.ExtendsExpiryOnUse },
+		"Whether using a token moves its expiry forward, so that user_tokens.expires_at is when it lapses if nobody uses it."},
 	{"supports_create", func(p *providers.Provider) bool { return p.Supports("create") },
 		"Whether the plugin can create the provider's tokens (user_token_actions, or the provider's own table)."},
 	{"supports_update", func(p *providers.Provider) bool { return p.Supports("update") },

@@ -198,7 +198,8 @@ func TestQueryServerUpdateRefusals(t *testing.T) {
 }
 
 func TestActionRefusals(t *testing.T) {
-	forms := []string{"user_token_actions carries out one kind of action per query", "action = 'revoke' and provider = 'vercel' and id = '...'"}
+	forms := []string{"user_token_actions carries out one kind of action per query", "action = 'revoke' and provider = 'vercel' and id = '...'",
+		"revoke Okta tokens:         action = 'revoke' and provider = 'okta' and id = '00T...'"}
 	cases := []struct {
 		name string
 		q    query
@@ -207,10 +208,18 @@ func TestActionRefusals(t *testing.T) {
 		{"no action", uta(map[string]any{"provider": "vercel", "id": "x"}, "id"), "give the action and the provider"},
 		{"no provider", uta(map[string]any{"action": "revoke", "id": "x"}, "id"), "give the action and the provider"},
 		{"two actions", uta(map[string]any{"action": []string{"create", "revoke"}, "provider": "vercel", "id": "x"}, "id"), "give one action and one provider"},
-		{"an unknown provider", uta(map[string]any{"action": "revoke", "provider": "github", "id": "x"}, "id"), `provider "github" is not one of 'vercel', 'query_server' and 'gitlab'`},
+		{"an unknown provider", uta(map[string]any{"action": "revoke", "provider": "github", "id": "x"}, "id"), `provider "github" is not one of 'vercel', 'query_server', 'gitlab' and 'okta'`},
 		{"an unknown action", uta(map[string]any{"action": "rename", "provider": "vercel", "id": "x"}, "id"), `action "rename" is not one of`},
 		{"a verb the provider lacks", uta(map[string]any{"action": "rotate", "provider": "vercel", "id": "x"}, "id"), "Vercel tokens cannot be rotated here"},
 		{"a Vercel update", uta(map[string]any{"action": "update", "provider": "vercel", "id": "x"}, "id"), "Vercel tokens cannot be changed"},
+		{"an Okta create", uta(map[string]any{"action": "create", "provider": "okta", "name": "x"}, "id"),
+			"Okta's API cannot create API tokens: an admin creates them in the Admin Console (Security > API > Tokens)"},
+		{"an Okta rotate", uta(map[string]any{"action": "rotate", "provider": "okta", "id": "x"}, "id"),
+			"Okta's API cannot rotate API tokens: create a new one in the Admin Console, then revoke the old one"},
+		{"an Okta update", uta(map[string]any{"action": "update", "provider": "okta", "id": "x", "can_write": false}, "id"),
+			"Okta's API changes only a token's network condition, which this table does not take"},
+		{"an Okta revoke by email", uta(map[string]any{"action": "revoke", "provider": "okta", "email": "grace@example.org"}, "id"),
+			"this action does not take email"},
 		{"an input the action does not take", uta(map[string]any{"action": "revoke", "provider": "vercel", "id": "x", "name": "y"}, "id"), "this action does not take name"},
 		{"a revoke of another input", uta(map[string]any{"action": "revoke", "provider": "vercel", "email": "x"}, "id"), "this action does not take email"},
 		{"a create that shows no secret", uta(map[string]any{"action": "create", "provider": "vercel", "name": "x"}, "id"), "select the token column"},

@@ -93,7 +93,7 @@ func expectedAuditRows(sb *sandbox.Sandbox) []row {
 			"team_id": team, "type": typ, "origin": nilIfEmpty(origin), "scopes": scopes, "prefix": nilIfEmpty(prefix),
 			"suffix": nilIfEmpty(suffix), "can_write": true, "active": active, "is_current": current,
 			"created_at": days(sb, created), "updated_at": nil, "expires_at": expires, "last_used_at": days(sb, used),
-			"revoked_at": revoked, "leaked_at": leaked, "leaked_url": leakedURL}
+			"revoked_at": revoked, "leaked_at": leaked, "leaked_url": leakedURL, "network": nil}
 	}
 	d := func(n float64) any { return days(sb, n) }
 	user := func(created float64) any { return []any{scope(sb, "user", "", "manual", created)} }
@@ -111,8 +111,16 @@ func expectedAuditRows(sb *sandbox.Sandbox) []row {
 			"team_id": nil, "type": "user_token", "origin": nil, "scopes": nil, "prefix": nil, "suffix": nil,
 			"can_write": write, "active": active, "is_current": current, "created_at": days(sb, created),
 			"updated_at": days(sb, created), "expires_at": expires, "last_used_at": nil, "revoked_at": nil,
-			"leaked_at": nil, "leaked_url": nil}
+			"leaked_at": nil, "leaked_url": nil, "network": nil}
 	}
+	o := func(id, name, email string, ownerActive bool, canWrite any, active bool, created, updated, expires float64, network any) row {
+		return row{"provider": "okta", "id": id, "name": name, "title": name, "email": email, "owner_active": ownerActive,
+			"team_id": nil, "type": nil, "origin": "Okta API", "scopes": nil, "prefix": nil, "suffix": nil,
+			"can_write": canWrite, "active": active, "is_current": nil, "created_at": days(sb, created),
+			"updated_at": days(sb, updated), "expires_at": days(sb, expires), "last_used_at": nil, "revoked_at": nil,
+			"leaked_at": nil, "leaked_url": nil, "network": network}
+	}
+	anywhere := map[string]any{"connection": "ANYWHERE"}
 	return append([]row{
 		v(sandbox.CurrentVercelTokenID, "steampipe-audit", "oauth2-token", "manual", "vcp_", "Aud1t9", user(-200), nil, -200, -0.1, nil, nil, nil, nil, true, true),
 		v("tok_2CiD3pl0yEr7Qa9Zb1Xc", "ci-deployer", "oauth2-token", "manual", "vcp_", "Ci7Q2a", team(-100, sandbox.TeamPlatform), sandbox.TeamPlatform, -100, -1, d(20), nil, nil, nil, true, false),
@@ -132,6 +140,20 @@ func expectedAuditRows(sb *sandbox.Sandbox) []row {
 		qs("4", "expired@example.com", true, false, false, false, -33, d(-3)),
 		qs("5", "disabled@example.com", true, true, false, false, -20, d(100)),
 		qs("6", "former@example.com", false, true, true, false, -400, nil),
+		o(sandbox.OktaTokenAudit, "steampipe-audit", "grace@example.org", true, true, true, -120, -120, 29.5, anywhere),
+		o(sandbox.OktaTokenTerraform, "terraform", "grace@example.org", true, true, true, -100, -50, 29, map[string]any{
+			"connection": "ZONE", "include": []any{sandbox.OktaZoneCorporate, sandbox.OktaZoneOffice}, "exclude": []any{}}),
+		// a read-only admin's token, without a network key
+		o(sandbox.OktaTokenReporting, "reporting", "auditor@example.org", true, false, true, -400, -400, 3, nil),
+		// a custom admin role can write
+		o(sandbox.OktaTokenHelpdesk, "helpdesk bot", "helpdesk@example.org", true, true, true, -60, -60, 25, anywhere),
+		// the owner is deactivated: Okta rejects the token
+		o(sandbox.OktaTokenFormer, "former admin's sync", "former@example.org", false, true, false, -200, -200, 10, anywhere),
+		// the owner is suspended: the token still works
+		o(sandbox.OktaTokenOnLeave, "on-leave script", "onleave@example.org", false, true, true, -30, -30, 20, map[string]any{
+			"connection": "ZONE", "include": []any{sandbox.OktaZoneOffice}, "exclude": []any{sandbox.OktaZoneBlocked}}),
+		// an expired password is a passing state; no admin role is left
+		o(sandbox.OktaTokenExpiredPW, "password-expired owner", "expired@example.org", true, false, true, -45, -45, 15, anywhere),
 	}, expectedGitLabRows(sb)...)
 }
 
@@ -220,6 +242,7 @@ func TestUserTokensCleanEstate(t *testing.T) {
 		{"provider": "vercel", "id": sandbox.CurrentVercelTokenID, "active": true, "expires_at": days(e.sb, 60), "team_id": sandbox.TeamPlatform, "can_write": true, "is_current": true},
 		{"provider": "query_server", "id": "1", "active": true, "expires_at": days(e.sb, 60), "team_id": nil, "can_write": false, "is_current": true},
 		{"provider": "gitlab", "id": "1", "active": true, "expires_at": days(e.sb, 60), "team_id": nil, "can_write": false, "is_current": true},
+		{"provider": "okta", "id": sandbox.OktaTokenAudit, "active": true, "expires_at": days(e.sb, 29.5), "team_id": nil, "can_write": false, "is_current": nil},
 	})
 }
 
@@ -254,6 +277,10 @@ func vq(vercel, queryServer int) map[string]int {
 // sandboxDay is n days from the sandbox's reference time (the start of today, UTC).
 func sandboxDay(n int) time.Time { return time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, n) }
 
+// sandboxDays in a requestCase's qual is that many days from the day of the sandbox the
+// case runs on.
+type sandboxDays float64
+
 // gl is a requestCase's requests to GitLab alone.
 func gl(n int) map[string]int { return map[string]int{"gitlab": n} }
 
@@ -263,8 +290,18 @@ func plus(m map[string]int, provider string, n int) map[string]int {
 	return m
 }
 
-// requestCases run on the audit estate plus 239 generated Vercel tokens: 250 in all,
-// three pages of 100.
+// vqo is a requestCase's requests to Vercel, the Query Server and Okta.
+func vqo(vercel, queryServer, okta int) map[string]int {
+	return map[string]int{"vercel": vercel, "query_server": queryServer, "okta": okta}
+}
+
+// requestSandbox is the estate the request cases run on: the audit estate plus 239
+// generated Vercel tokens (250 in all, three pages of 100) and 243 generated Okta
+// tokens (250 in all, two pages of up to 200, of 11 owners: the 6 hand-made ones and
+// 5 generated service accounts of 50 tokens, 43 for the last).
+var requestSandbox = sandbox.Config{Generate: map[string]int{"vercel": 239, "okta": 243}}
+
+// requestCases run on requestSandbox.
 func requestCases() []requestCase {
 	ut := func(cols []string, quals map[string]any, limit int64) query {
 		return query{table: "user_tokens", columns: cols, quals: quals, limit: limit}
@@ -276,20 +313,21 @@ func requestCases() []requestCase {
 			"one request; no users are read when no email is asked for"},
 		{"`provider = 'query_server'`, selecting `email`", ut([]string{"id", "email"}, map[string]any{"provider": "query_server"}, 0), vq(0, 2), 6,
 			"the token list and the user list, in parallel"},
-		{"`id = '<a Vercel id>'`", ut([]string{"id", "name"}, map[string]any{"id": "tok_L3ak3dK3yGh4Jk5Lm6N"}, 0), vq(1, 0), 1,
-			"one GET of that token; an id that is not a decimal number cannot be a Query Server row"},
-		{"`id = '3'`", ut([]string{"id", "provider"}, map[string]any{"id": "3"}, 0), plus(vq(1, 1), "gitlab", 1), 2,
-			"Vercel is asked for token 3 (it answers 404), the Query Server lists its tokens, GitLab is asked for token 3"},
+		{"`id = '<a Vercel id>'`", ut([]string{"id", "name"}, map[string]any{"id": "tok_L3ak3dK3yGh4Jk5Lm6N"}, 0), vqo(1, 0, 1), 1,
+			"one GET of that token, and one to Okta (404); an id that is not a decimal number cannot be a Query Server row or a GitLab token"},
+		{"`id = '3'`", ut([]string{"id", "provider"}, map[string]any{"id": "3"}, 0), plus(vqo(1, 1, 1), "gitlab", 1), 2,
+			"Vercel and Okta are asked for token 3 (they answer 404), the Query Server lists its tokens, GitLab is asked for token 3"},
 		{"`id in ('<a>', '<b>')` on Vercel", ut([]string{"id"}, map[string]any{"provider": "vercel", "id": []string{"tok_L3ak3dK3yGh4Jk5Lm6N", "tok_Rayc4stM1n1mal0K3y"}}, 0), vq(2, 0), 2,
 			"one GET per id"},
 		{"`id = 'a/b'` (no token can have it)", ut([]string{"id"}, map[string]any{"id": "a/b"}, 0), vq(0, 0), 0,
-			"no request: it is neither a Vercel token id nor a Query Server row id"},
+			"no request: it is no Vercel, GitLab or Okta token id, nor a Query Server row id"},
 		{"`team_id = '<team>'`", ut([]string{"id", "team_id"}, map[string]any{"team_id": sandbox.TeamAnalytics}, 0), plus(vq(3, 0), "gitlab", 3), 2,
-			"every Vercel page (Vercel has no team filter), never the Query Server (its tokens have no team); GitLab's caller and whether the team is a group or a project it shows (no)"},
+			"every Vercel page (Vercel has no team filter), never the Query Server or Okta (their tokens have no team); GitLab's caller and whether the team is a group or a project it shows (no)"},
 		{"`email = '<the Vercel account's>' and provider = 'vercel'`", ut([]string{"id", "email"}, map[string]any{"email": "ada@example.com", "provider": "vercel"}, 0), vq(4, 0), 250,
 			"every page, and the account (/v2/user) once per connection"},
-		{"`email = '<a Query Server user's>'`", ut([]string{"id", "email"}, map[string]any{"email": "dev@example.com"}, 0), plus(vq(2, 2), "gitlab", 2), 1,
-			"the Query Server's tokens and users; Vercel's first page and its account, then no more pages once the account's email rules Vercel out; GitLab's caller and its users with that email (none)"},
+		{"`email = '<a Query Server user's>'`", ut([]string{"id", "email"}, map[string]any{"email": "dev@example.com"}, 0), plus(vqo(2, 2, 13), "gitlab", 2), 1,
+			"the Query Server's tokens and users; Vercel's first page and its account, then no more pages once the account's email rules Vercel out; " +
+				"GitLab's caller and its users with that email (none); Okta's two pages and each of its 11 token owners, whose emails only Okta's users give"},
 		{"`provider in ('vercel', 'query_server')`", ut([]string{"id", "provider"}, map[string]any{"provider": []string{"vercel", "query_server"}}, 0), vq(3, 1), 256,
 			"each provider once"},
 		{"`provider = 'github'`", ut([]string{"id"}, map[string]any{"provider": "github"}, 0), vq(0, 0), 0, "no request: no such provider"},
@@ -303,7 +341,7 @@ func requestCases() []requestCase {
 			"the caller, the users with that email, one page filtered by their user_id, and that user"},
 		{"`provider = 'gitlab' and active`", ut([]string{"id"}, map[string]any{"provider": "gitlab", "active": true}, 0), gl(1), 9,
 			"one page, filtered by GitLab (state=active)"},
-		{"`provider = 'gitlab' and created_at > <60 days ago>`", ut([]string{"id"}, map[string]any{"provider": "gitlab", "created_at": op{">", sandboxDay(-60)}}, 0), gl(1), 5,
+		{"`provider = 'gitlab' and created_at > <60 days ago>`", ut([]string{"id"}, map[string]any{"provider": "gitlab", "created_at": op{">", sandboxDays(-60)}}, 0), gl(1), 5,
 			"one page, filtered by GitLab (created_after, a second wider: the rows are checked against the exact bound)"},
 		{"`provider = 'gitlab' limit 5`", ut([]string{"id"}, map[string]any{"provider": "gitlab"}, 5), gl(1), 5,
 			"one page of 5: no request asks for more rows than the LIMIT still needs"},
@@ -313,6 +351,23 @@ func requestCases() []requestCase {
 			"pages of 100 and 50: no request asks for more rows than the LIMIT still needs"},
 		{"`provider = 'query_server' limit 2`", ut([]string{"id", "email"}, map[string]any{"provider": "query_server"}, 2), vq(0, 2), 2,
 			"the Query Server has no paging: one list, and the users for the emails"},
+		{"`provider = 'okta'`", ut([]string{"id", "name"}, map[string]any{"provider": "okta"}, 0), vqo(0, 0, 2), 250,
+			"both pages of the Okta list (up to 200 tokens each, following its Link header); no owner is read when no column needs one"},
+		{"`provider = 'okta'`, selecting `email` and `active`", ut([]string{"id", "email", "active"}, map[string]any{"provider": "okta"}, 0), vqo(0, 0, 13), 250,
+			"the two pages, and each of the 11 owners once (GET /api/v1/users/{id}), never once per token"},
+		{"`provider = 'okta'`, selecting `can_write`", ut([]string{"id", "can_write"}, map[string]any{"provider": "okta"}, 0), vqo(0, 0, 13), 250,
+			"the two pages, and each owner's roles once (GET /api/v1/users/{id}/roles)"},
+		{"`provider = 'okta'`, selecting `email` and `can_write`", ut([]string{"id", "email", "can_write"}, map[string]any{"provider": "okta"}, 0), vqo(0, 0, 24), 250,
+			"the two pages, and each owner's user and roles, in parallel within the limiter: two requests per owner"},
+		{"`id = '<an Okta id>'`, selecting `email` and `can_write`", ut([]string{"id", "email", "can_write"}, map[string]any{"id": sandbox.OktaTokenTerraform}, 0), vqo(2, 0, 3), 1,
+			"one GET of that token, and its owner's user and roles; Vercel is asked for it too (404), and for its account's email"},
+		{"`email = '<an Okta owner's>'`, selecting `can_write`", ut([]string{"id", "can_write"}, map[string]any{"email": "grace@example.org"}, 0), plus(vqo(2, 2, 14), "gitlab", 2), 2,
+			"Okta's two pages and its 11 owners, and the roles of the one owner the email names only; GitLab's caller and its users with that email (none)"},
+		{"`provider = 'okta' and created_at > <50 days ago>`, selecting `email`", ut([]string{"id", "email"},
+			map[string]any{"provider": "okta", "created_at": op{">", sandboxDays(-50)}}, 0), vqo(0, 0, 5), 51,
+			"the two pages; only the 3 owners of the 51 tokens created since are read"},
+		{"`provider = 'okta' limit 5`, selecting `email`", ut([]string{"id", "email"}, map[string]any{"provider": "okta"}, 5), vqo(0, 0, 5), 5,
+			"the first page, and the 4 owners of its first 5 tokens: under a LIMIT, no owner of a token the LIMIT leaves out is read"},
 	}
 }
 
@@ -320,8 +375,15 @@ func TestUserTokensRequestCounts(t *testing.T) {
 	for _, tc := range requestCases() {
 		t.Run(tc.shape, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, sandbox.Config{Generate: map[string]int{"vercel": 239}})
-			rows := e.mustRun(tc.q)
+			e := newEnv(t, requestSandbox)
+			q := tc.q
+			if c, ok := q.quals["created_at"].(op); ok {
+				if n, ok := c.value.(sandboxDays); ok {
+					q.quals = maps.Clone(q.quals)
+					q.quals["created_at"] = op{c.operator, days(e.sb, float64(n))}
+				}
+			}
+			rows := e.mustRun(q)
 			got := map[string]int{}
 			for _, p := range registry {
 				if n := e.sb.Count(p.Name, "", ""); n > 0 {
@@ -383,7 +445,7 @@ func TestThrottlingMidListingIsRetried(t *testing.T) {
 	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Path: "/v6/user/tokens", After: 2, Times: 2, Kind: "status", Status: 429, RetryAfter: "0"})
 	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderQueryServer, Path: "/_/user/token", Times: 1, Kind: "status", Status: 503})
 	rows := e.mustRun(query{table: "user_tokens", columns: []string{"id", "provider"}})
-	if len(rows) != 400+6+11 {
+	if len(rows) != 400+6+11+7 {
 		t.Fatalf("%d rows after throttling", len(rows))
 	}
 	if n := e.counts().vercelList; n != 4+2 {

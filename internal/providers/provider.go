@@ -48,6 +48,7 @@ type Capabilities struct {
 	RestrictsNetwork      bool // a token can be limited to where it is used from
 	KnowsOwnerActive      bool // owner_active
 	KnowsCurrentToken     bool // is_current
+	ExtendsExpiryOnUse    bool // expires_at moves forward each time the token is used
 }
 
 // Supports reports whether the provider has an action of that verb.

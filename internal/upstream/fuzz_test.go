@@ -82,6 +82,9 @@ func secretCases(sb *sandbox.Sandbox) []secretCase {
 		{"sk", skCase, []string{skCase}, false},
 		{"vercel token (shapeless)", sb.VercelToken(), []string{sb.VercelToken()}, true},
 		{"query server admin token (shapeless)", sb.QueryServerAdminToken(), []string{sb.QueryServerAdminToken()}, true},
+		{"okta token", sb.OktaAPIToken(), []string{sb.OktaAPIToken()}, false},
+		{"okta token", oktaToken, []string{oktaToken}, false},
+		{"okta token after SSWS", "SSWS " + oktaToken, []string{oktaToken}, false},
 		argonCase(argon),
 		argonCase("$argon2i$v=19$m=4096,t=3,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo"),
 		bearer("Bearer ", sb.VercelToken()),
@@ -109,7 +112,7 @@ func FuzzScrub(f *testing.F) {
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 	for _, path := range []string{"/vercel/v6/user/tokens", "/vercel/v5/user/tokens/nope", "/query/_/user/token",
-		"/query/_/nope", "/clerk/v1/sign_in_tokens", "/clerk/v1/nope"} {
+		"/query/_/nope", "/clerk/v1/sign_in_tokens", "/clerk/v1/nope", "/okta/api/v1/api-tokens", "/okta/api/v1/nope"} {
 		f.Add(string(sandboxGet(f, srv.URL+path, "")))
 		f.Add(string(sandboxGet(f, srv.URL+path, "Bearer wrong")))
 	}

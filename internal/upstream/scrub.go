@@ -15,7 +15,9 @@ const maxMessage = 300
 // never putting a secret in a message in the first place: JWTs (Query Server tokens,
 // Clerk tickets), Clerk secret keys, Argon2 hashes, Vercel-style prefixed tokens,
 // GitLab's prefixed tokens (glpat-, gldt-, glrt-, ...) and what follows GitLab's
-// PRIVATE-TOKEN header (bearerSpans finds what follows "Bearer").
+// PRIVATE-TOKEN header, and Okta API tokens, bare as Okta issues them ("00" and 40
+// URL-safe characters; a longer word that holds one loses 42 characters of it)
+// (bearerSpans finds what follows "Bearer").
 // No \b anchors: a key glued to a word (escaped JSON, "key=sk_live_...") is still a
 // key, and redacting a little too much costs nothing. A PHC hash keeps commas in its
 // parameters (m=19456,t=2,p=1).
@@ -26,6 +28,7 @@ var secretShapes = []*regexp.Regexp{
 	regexp.MustCompile(`vc[pari]_[A-Za-z0-9_-]{8,}`),
 	regexp.MustCompile(`gl[a-z]{2,6}-[A-Za-z0-9_.-]{8,}`),
 	regexp.MustCompile(`(?i)private-token[\s"':=]+[^\s"']+`),
+	regexp.MustCompile(`00[A-Za-z0-9_-]{40}`),
 }
 
 // Scrub removes secret-shaped substrings from text that came from outside

@@ -1,6 +1,13 @@
 package upstream
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
+
+// oktaToken has an Okta API token's shape, built from pieces so that none sits in
+// the repository.
+var oktaToken = "00" + strings.Repeat("aB3-", 9) + "x_Q9"
 
 func TestScrub(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
@@ -45,6 +52,14 @@ func TestScrub(t *testing.T) {
 		{"private-token: s3cretvalue end", "[redacted] end"},
 		// no separator: not a credential's prefix
 		{"bearer_token and bearers", "bearer_token and bearers"},
+		// Okta API tokens, bare: "00" and 40 URL-safe characters
+		{"Authorization: SSWS " + oktaToken, "Authorization: SSWS [redacted]"},
+		{`{"token":"` + oktaToken + `"}`, `{"token":"[redacted]"}`},
+		{"key=" + oktaToken + "&next", "key=[redacted]&next"},
+		{"glued" + oktaToken + "!", "glued[redacted]!"},
+		{"a word holding one: 1" + oktaToken + "tail", "a word holding one: 1[redacted]tail"},
+		{"too short: " + oktaToken[:41], "too short: " + oktaToken[:41]},
+		{"error 0042 at line 00", "error 0042 at line 00"},
 	} {
 		if got := Scrub(c.in); got != c.want {
 			t.Errorf("Scrub(%q) = %q, want %q", c.in, got, c.want)

@@ -15,6 +15,7 @@ benchmark "all_controls" {
     control.user_token_not_expiring_soon,
     control.user_token_connection_short_lived_read_only,
     control.user_token_owner_active,
+    control.user_token_network_restricted,
   ]
 
   tags = merge(local.tokens_common_tags, {

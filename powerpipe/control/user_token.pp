@@ -128,3 +128,13 @@ control "user_token_owner_active" {
     owasp_nhi_item_id = "NHI1"
   })
 }
+
+control "user_token_network_restricted" {
+  title         = "Active user tokens should be usable only from known networks, where the provider can limit them"
+  description   = "A token limited to the organisation's own network zones is of no use to whoever copies it elsewhere."
+  documentation = file("./docs/controls/user_token_network_restricted.md")
+  severity      = "medium"
+  query         = query.user_token_network_restricted
+
+  tags = local.tokens_common_tags
+}

@@ -156,15 +156,19 @@ query "user_token_expiry" {
       case
         when expires_at is null then 'Never'
         when expires_at <= now() then to_char(expires_at at time zone 'UTC', 'YYYY-MM-DD') || ' (passed)'
+        when p.extends_expiry_on_use then to_char(expires_at at time zone 'UTC', 'YYYY-MM-DD') || ' (if unused)'
         else to_char(expires_at at time zone 'UTC', 'YYYY-MM-DD')
       end as value,
       case
         when active is false then 'info'
-        when expires_at is null or floor(extract(epoch from expires_at - now()) / 86400) < $2::int then 'alert'
+        when expires_at is null then 'alert'
+        when floor(extract(epoch from expires_at - now()) / 86400) < $2::int and p.extends_expiry_on_use then 'info'
+        when floor(extract(epoch from expires_at - now()) / 86400) < $2::int then 'alert'
         else 'ok'
       end as type
     from
       user_tokens
+      join (select provider, extends_expiry_on_use from token_providers) as p using (provider)
     where
       provider = split_part($1, ':', 1)
       and id = substr($1, strpos($1, ':') + 1);

@@ -91,20 +91,22 @@ query "user_token_past_expiry_count" {
 }
 
 // Active tokens expiring in fewer than `days` whole days (cumulative), the rule of
-// user_token_not_expiring_soon; the card alarms when it holds any and the window
-// lies within the warning window.
+// user_token_not_expiring_soon; the card alarms when the window lies within the
+// warning window and holds a token whose expiry does not move forward with use (the
+// others lapse only if nobody uses them).
 query "user_token_expiring_count" {
   sql = <<-EOQ
     select
       $1::text as label,
       count(*) as value,
       case
-        when count(*) > 0 and $2::int <= $3::int then 'alert'
+        when count(*) filter (where not p.extends_expiry_on_use) > 0 and $2::int <= $3::int then 'alert'
         when count(*) > 0 then 'info'
         else 'ok'
       end as type
     from
       user_tokens
+      join (select provider, extends_expiry_on_use from token_providers) as p using (provider)
     where
       active is not false
       and expires_at > now()

@@ -183,12 +183,14 @@ query "user_token_least_privilege" {
       case
         when active is false then 'skip'
         when has_read_only_tokens and can_write then 'alarm'
+        when has_read_only_tokens and can_write is null then 'alarm'
         when limits_to_team and not has_read_only_tokens and team_id is null then 'alarm'
         else 'ok'
       end as status,
       coalesce(title, id) || case
         when active is false then ' is not active (revoked, expired or switched off).'
         when has_read_only_tokens and can_write then ' can write.'
+        when has_read_only_tokens and can_write is null then ' may write: ' || provider_title || ' did not say what its owner may do.'
         when limits_to_team and not has_read_only_tokens and team_id is null then ' reaches the whole ' || provider_title || ' account: it is limited to no team.'
         when team_scopes > 1 then ' is limited to ' || team_scopes || ' teams, the narrowest ' || team_id || '.'
         when team_id is not null then ' is limited to ' || team_id || '.'
@@ -242,9 +244,12 @@ query "user_token_not_expiring_soon" {
         email,
         active,
         expires_at,
+        p.provider_title,
+        p.extends_expiry_on_use,
         floor(extract(epoch from expires_at - now()) / 86400)::int as days_left
       from
         user_tokens
+        join (select provider, title as provider_title, extends_expiry_on_use from token_providers) as p using (provider)
     )
     select
       provider || ':' || id as resource,
@@ -252,6 +257,7 @@ query "user_token_not_expiring_soon" {
         when active is false then 'skip'
         when expires_at is null then 'ok'
         when expires_at <= now() then 'info'
+        when days_left < $1::int and extends_expiry_on_use then 'info'
         when days_left < $1::int then 'alarm'
         else 'ok'
       end as status,
@@ -259,6 +265,10 @@ query "user_token_not_expiring_soon" {
         when active is false then ' is not active (revoked, expired or switched off).'
         when expires_at is null then ' never expires.'
         when expires_at <= now() then ' is still accepted after its expiry on ' || to_char(expires_at at time zone 'UTC', 'YYYY-MM-DD') || '.'
+        when days_left < $1::int and extends_expiry_on_use then ' lapses '
+          || case when days_left = 0 then 'within a day' when days_left = 1 then 'in 1 day' else 'in ' || days_left || ' days' end
+          || ', on ' || to_char(expires_at at time zone 'UTC', 'YYYY-MM-DD') || ', unless it is used before: '
+          || provider_title || ' moves a token''s expiry forward each time it is used.'
         when days_left = 0 then ' expires within a day, on ' || to_char(expires_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC.'
         else ' expires in ' || days_left || case when days_left = 1 then ' day' else ' days' end
           || ', on ' || to_char(expires_at at time zone 'UTC', 'YYYY-MM-DD')
@@ -344,8 +354,8 @@ query "user_token_owner_active" {
         else 'ok'
       end as status,
       coalesce(title, id) || case
-        when owner_active is false and active is not false then ' is active, but its owner''s account is not active.'
-        when owner_active is false then ' belongs to a deactivated account and is not active.'
+        when owner_active is false and active is not false then ' is active, but its owner''s account is not active (deactivated, blocked or suspended).'
+        when owner_active is false then ' belongs to an account that is not active, and is not active itself.'
         when not p.knows_owner_active then ': ' || p.provider_title || ' does not say whether the owner is active.'
         when owner_active is null then ': the owner''s account status is unknown.'
         else ' belongs to an active account.'
@@ -355,6 +365,54 @@ query "user_token_owner_active" {
     from
       user_tokens
       join (select provider, title as provider_title, knows_owner_active from token_providers) as p using (provider)
+    order by
+      resource;
+  EOQ
+}
+
+query "user_token_network_restricted" {
+  sql = <<-EOQ
+    with tokens as (
+      select
+        provider,
+        id,
+        coalesce(title, id) as label,
+        email,
+        active,
+        network,
+        p.provider_title,
+        p.restricts_network,
+        -- the zones a network condition limits the token to, where it has that shape
+        (
+          select string_agg(zone, ', ')
+          from jsonb_array_elements_text(case when jsonb_typeof(network -> 'include') = 'array' then network -> 'include' else '[]' end) as zone
+        ) as zones,
+        jsonb_array_length(case when jsonb_typeof(network -> 'include') = 'array' then network -> 'include' else '[]' end) as zone_count
+      from
+        user_tokens
+        join (select provider, title as provider_title, restricts_network from token_providers) as p using (provider)
+    )
+    select
+      provider || ':' || id as resource,
+      case
+        when active is false then 'skip'
+        when not restricts_network then 'skip'
+        when network ->> 'connection' = 'ZONE' and zone_count > 0 then 'ok'
+        else 'alarm'
+      end as status,
+      label || case
+        when active is false then ' is not active (revoked, expired or switched off).'
+        when not restricts_network then ': ' || provider_title || ' cannot limit where a token is used from.'
+        when network ->> 'connection' = 'ZONE' and zone_count > 0 then ' can be used only from '
+          || case when zone_count = 1 then 'network zone ' else 'network zones ' end || zones || '.'
+        when network is null then ' can be used from any network: it has no network condition.'
+        when network ->> 'connection' = 'ZONE' then ' can be used from any network but the zones it excludes.'
+        else ' can be used from any network.'
+      end as reason,
+      provider,
+      email
+    from
+      tokens
     order by
       resource;
   EOQ
