@@ -115,6 +115,9 @@ func TestFailedScanThroughPostgres(t *testing.T) {
 // the error names each.
 func TestTwoFailuresThroughPostgresRevokeAndNameEverything(t *testing.T) {
 	c := fresh(t)
+	// every create answers late, so that all have begun when the first 404 fails the
+	// scan (the SDK runs the IN list's values in parallel; a failed scan begins no more)
+	sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderClerk, Method: "POST", Path: "/sign_in_tokens", Kind: "hang", Delay: 200 * time.Millisecond})
 	users := "'" + strings.Join(append(slices.Clone(sandbox.ClerkUsers), "user_unknown_1", "user_unknown_2"), "', '") + "'"
 	_, err := rowsOf(t, c, "select url from sign_in_tokens where user_id in ("+users+")")
 	if err == nil {

@@ -202,12 +202,12 @@ func TestARoleWithoutAMappingIsNotConfigured(t *testing.T) {
 func TestServerOptionCredentialsWarnOncePerSession(t *testing.T) {
 	admin := fresh(t)
 	legacyServer(t, admin)
-	const want = "server legacy: its options hold vercel_api_token, query_server_token, gitlab_token, clerk_secret_key, which every role can read in pg_foreign_server; move them into a user mapping: create user mapping for <role> server legacy options (config '...')"
+	const want = "server legacy: its options hold vercel_api_token, query_server_token, gitlab_token, okta_api_token, clerk_secret_key, which every role can read in pg_foreign_server; move them into a user mapping: create user mapping for <role> server legacy options (config '...')"
 	for session := range 2 {
 		var notices []*pgconn.Notice
 		c := connectAs(t, cluster.DSN(), "postgres", &notices)
 		for range 3 {
-			if rows := mustRows(t, c, "select id from legacy.user_tokens"); len(rows) != len(sb.VercelTokens())+6+len(sb.GitLabTokens()) {
+			if rows := mustRows(t, c, "select id from legacy.user_tokens"); len(rows) != len(sb.VercelTokens())+6+len(sb.GitLabTokens())+len(sb.OktaTokens()) {
 				t.Fatalf("%d rows", len(rows))
 			}
 		}
@@ -222,7 +222,7 @@ func TestServerOptionCredentialsWarnOncePerSession(t *testing.T) {
 	}
 	// a role whose mapping replaces every provider is not warned
 	plainRole(t, admin, "tokens_frank", "legacy")
-	mapping(t, admin, "tokens_frank", "legacy", `vercel_api_token = ""`+"\n"+`query_server_url = ""`+"\n"+`gitlab_token = ""`+"\n"+`clerk_secret_key = ""`)
+	mapping(t, admin, "tokens_frank", "legacy", `vercel_api_token = ""`+"\n"+`query_server_url = ""`+"\n"+`gitlab_token = ""`+"\n"+`okta_api_token = ""`+"\n"+`clerk_secret_key = ""`)
 	var notices []*pgconn.Notice
 	frank := connectAs(t, cluster.DSN(), "tokens_frank", &notices)
 	if _, err := rowsOf(t, frank, "select id from legacy.user_tokens"); err == nil || len(notices) != 0 {

@@ -98,7 +98,9 @@ func configOf(config any) (connectionConfig, bool) {
 	case connectionConfig:
 		return c, true
 	case *connectionConfig:
-		return *c, c != nil
+		if c != nil {
+			return *c, true
+		}
 	}
 	return connectionConfig{}, false
 }

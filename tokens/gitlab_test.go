@@ -52,7 +52,11 @@ func TestGitLabOverlappingGroupsListATokenOnce(t *testing.T) {
 func TestGitLabUnknownGroupIsNamed(t *testing.T) {
 	e := gitlabAs(t, sandbox.GitLabAliceUsername, `gitlab_groups = ["nowhere/at-all"]`)
 	_, err := e.run(query{table: "user_tokens", columns: []string{"id"}, quals: map[string]any{"provider": "gitlab"}})
-	assertErrorMentions(t, err, `gitlab_groups = "nowhere/at-all" names a group GitLab does not show to this token (404)`)
+	assertErrorMentions(t, err, `gitlab_groups = "nowhere/at-all" names a group GitLab does not show to this token (404)`,
+		"set gitlab_groups in the connection config")
+	if n := strings.Count(err.Error(), `connection "`); n != 1 {
+		t.Fatalf("the connection is named %d times: %v", n, err)
+	}
 }
 
 // An id GitLab answers 401 for, once the credential itself works, is no row; with a
@@ -151,6 +155,17 @@ func TestGitLabRevoke(t *testing.T) {
 	}
 }
 
+// Revoking the connection's own token says what follows, on a connection that never
+// asked which token it uses before.
+func TestGitLabRevokingTheConnectionsOwnTokenSaysSo(t *testing.T) {
+	e := newEnv(t, sandbox.Config{}, allowTokens...)
+	rows := e.mustRun(uta(map[string]any{"action": "revoke", "provider": "gitlab", "id": "1"}, "id", "status", "note"))
+	if len(rows) != 1 || rows[0]["status"] != "revoked" ||
+		rows[0]["note"] != "This was the connection's own token: the connection cannot call GitLab until gitlab_token is replaced." {
+		t.Fatalf("rows %v", rows)
+	}
+}
+
 // A group owner revokes a group's token through the group.
 func TestGitLabGroupOwnerRevokesThroughTheGroup(t *testing.T) {
 	e := gitlabAs(t, sandbox.GitLabAliceUsername, `gitlab_groups = ["acme"]`, "allow_user_token_revoke = true")
@@ -219,6 +234,9 @@ func TestGitLabRotateRefusals(t *testing.T) {
 // owner needs a new token.
 func TestGitLabFailedScanRevokesTheRotatedToken(t *testing.T) {
 	e := newEnv(t, sandbox.Config{}, allowTokens...)
+	// token 4 is read late, so that 3 is rotated before 4's refusal fails the scan (the
+	// SDK runs the IN list's values in parallel; a scan that failed starts no action)
+	e.sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderGitLab, Method: "GET", Path: "/api/v4/personal_access_tokens/4", Kind: "hang", Delay: 300 * time.Millisecond})
 	_, err := e.run(uta(map[string]any{"action": "rotate", "provider": "gitlab", "id": []string{"3", "4"}}, "id", "token"))
 	assertErrorMentions(t, err, "token 4 is revoked", "revoked again: GitLab token 12 (rotated from 3, which is revoked too: its owner needs a new token)")
 	if !gitlabToken(e.sb, 12).Revoked || !gitlabToken(e.sb, 3).Revoked {
@@ -233,5 +251,34 @@ func TestGitLabRotateIsOffUntilAllowed(t *testing.T) {
 	assertErrorMentions(t, err, "would rotate a GitLab token", "allow_user_token_rotate = true")
 	if n := len(e.sb.Requests()); n != 0 {
 		t.Fatalf("%d requests", n)
+	}
+}
+
+// GitLab's state=inactive is "revoked, or expired before today": a token on its
+// expiry day is inactive (GitLab refuses it from 00:00 UTC) but not in that list, so
+// active = false lists every token and filters here.
+func TestGitLabInactiveIncludesATokenOnItsExpiryDay(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	id := e.sb.AddGitLabToken(sandbox.GitLabToken{Name: "expires today", UserID: 2, Scopes: []string{"api"},
+		CreatedAt: e.sb.Now().AddDate(0, 0, -7), ExpiresAt: e.sb.Now()})
+	today := fmt.Sprint(id)
+	for _, tc := range []struct {
+		active bool
+		want   []string
+	}{
+		{false, []string{"4", "8", today}}, // revoked, expired 3 days ago, expires today
+		{true, []string{"1", "2", "3", "5", "6", "7", "9", "10", "11"}},
+	} {
+		rows := e.mustRun(query{table: "user_tokens", columns: []string{"provider", "id"}, quals: map[string]any{"provider": "gitlab", "active": tc.active}})
+		var ids []string
+		for _, r := range rows {
+			ids = append(ids, r["id"].(string))
+		}
+		slices.Sort(ids)
+		want := slices.Clone(tc.want)
+		slices.Sort(want)
+		if !slices.Equal(ids, want) {
+			t.Errorf("active = %v: ids %v, want %v", tc.active, ids, want)
+		}
 	}
 }

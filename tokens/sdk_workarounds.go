@@ -85,7 +85,7 @@ func opt[T any](p *T) any {
 
 // Defect 4: adding a connection re-initialises the plugin's shared tables while
 // queries of other connections read them
-// (docs/upstream/sdk-tables-reinitialised-during-queries.md). Patch 0010 initialises
+// (docs/upstream/sdk-tables-reinitialised-during-queries.md). SDK patch 0010 initialises
 // each table once in patched builds; Steampipe and the wrapper add connections between
 // queries, and the test harness serialises connection changes against queries
 // (harness_test.go, configMu). Delete the patch and that lock when the SDK stops

@@ -98,6 +98,11 @@ func (c *Connection) explain(p *Provider, address string, err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	var configErr *ConfigError
+	var usageErr *UsageError
+	if errors.As(err, &configErr) || errors.As(err, &usageErr) {
+		return err // already says what to change
+	}
 	cause, ok := upstream.As(err)
 	if !ok {
 		return fmt.Errorf("connection %q: %w", c.Name, err)

@@ -108,7 +108,7 @@ func (b *Base) Configured() bool { return b.Set }
 func (b *Base) Ready() error {
 	if b.Err == nil && !b.Set {
 		return &ConfigError{Connection: b.Conn.Name, Argument: b.Provider.Required[0],
-			Problem: "is not set, but " + b.Provider.Table + " needs it for " + b.Provider.Title}
+			Problem: "is not set, but " + b.Provider.Table + " needs it for " + b.Provider.Title, Mapped: b.Conn.Mapped}
 	}
 	return b.Err
 }

@@ -149,6 +149,17 @@ func (s *Sandbox) GitLabTokens() []GitLabToken {
 	return with(s, ProviderGitLab, func(g *gitlab) []GitLabToken { return slices.Clone(g.tokens) })
 }
 
+// AddGitLabToken adds a personal access token (for a test's edge case: one that
+// expires today, say) and returns its id.
+func (s *Sandbox) AddGitLabToken(t GitLabToken) int64 {
+	return with(s, ProviderGitLab, func(g *gitlab) int64 {
+		g.nextID = max(g.nextID, g.tokens[len(g.tokens)-1].ID) + 1
+		t.ID, t.Token = g.nextID, s.mint("glpat-"+alnum(g.rng, 20))
+		g.tokens = append(g.tokens, t)
+		return t.ID
+	})
+}
+
 // GitLabState is the GitLab part of /_sandbox/state.
 type GitLabState struct {
 	Tokens int `json:"tokens"`
@@ -486,7 +497,9 @@ func (g *gitlab) listTokens(me *GitLabUser, q url.Values) *response {
 		t := &g.tokens[i]
 		switch {
 		case !me.Admin && t.UserID != me.ID, userID != 0 && t.UserID != userID,
-			state == "active" && !t.Active(now), state == "inactive" && t.Active(now),
+			// GitLab's inactive scope is "revoked, or expired before today": a token on its
+			// expiry day is in neither (docs/upstream/gitlab-api.md)
+			state == "active" && !t.Active(now), state == "inactive" && !t.Revoked && !(!t.ExpiresAt.IsZero() && t.ExpiresAt.Before(now.UTC().Truncate(24*time.Hour))),
 			revoked != "" && strconv.FormatBool(t.Revoked) != revoked,
 			search != "" && !strings.Contains(strings.ToLower(t.Name), strings.ToLower(search)):
 			continue

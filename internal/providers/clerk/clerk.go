@@ -53,8 +53,7 @@ func connect(p *providers.Provider, c *providers.Connection) providers.Source {
 	s.Set = c.AnySet(argKey, argBaseURL)
 	switch {
 	case key.Set() && !strings.HasPrefix(key.Text, "sk_"):
-		s.Err = &providers.ConfigError{Connection: c.Name, Argument: argKey,
-			Problem: "must be a Clerk secret key (sk_live_... or sk_test_...); publishable keys (pk_...) cannot call the Backend API"}
+		s.Err = c.Bad(argKey, key, "must be a Clerk secret key (sk_live_... or sk_test_...); publishable keys (pk_...) cannot call the Backend API")
 	case key.Set():
 		if s.URL, s.Err = c.URL(argBaseURL, api.DefaultBaseURL); s.Err == nil {
 			s.client, s.Err = api.New(c.ClientOptions(s.URL, p.Name), key.Text)

@@ -45,13 +45,15 @@ func (s *source) TokenActions(verb string, in providers.ActionInput, scan provid
 			if verb == "rotate" {
 				return s.rotate(ctx, tok, home, in.ExpiresAt, row)
 			}
+			// which token the connection uses is asked before: once revoked, it cannot ask
+			self, selfErr := s.self.Get(ctx, s.client.Self)
 			if err := s.client.Revoke(ctx, home, id); errors.Is(err, api.ErrNoSuchToken) {
 				return nil, nil, s.noSuchToken(target, verb)
 			} else if err != nil {
 				return nil, nil, s.Explain(err)
 			}
 			row.Status, row.ExpiresAt = "revoked", tok.ExpiresAt.Ptr()
-			if self, err := s.self.Get(ctx, s.client.Self); err == nil && self.ID == id {
+			if selfErr == nil && self.ID == id {
 				row.Note = providers.Ptr("This was the connection's own token: the connection cannot call GitLab until " + argToken.Name + " is replaced.")
 			}
 			return row, nil, nil

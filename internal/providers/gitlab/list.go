@@ -136,8 +136,10 @@ func (l *listing) personal(ctx context.Context, ids []int64, caller *api.User) (
 		return true, nil
 	}
 	filter := url.Values{}
-	if v := q.Active.Only(); v != nil && len(q.Active.List) == 1 {
-		filter.Set("state", map[bool]string{true: "active", false: "inactive"}[*v])
+	// state=active is exactly the rows' active; state=inactive is "revoked, or expired
+	// before today", which leaves out a token on its expiry day: active = false lists all.
+	if v := q.Active.Only(); v != nil && *v && len(q.Active.List) == 1 {
+		filter.Set("state", "active")
 	}
 	bound(filter, "created", q.CreatedAt)
 	bound(filter, "last_used", q.LastUsedAt)
@@ -322,8 +324,8 @@ func (s *source) groupTokens(ctx context.Context, rows providers.Rows) (*groupTo
 			rows.WaitForRateLimit(ctx)
 			g, err := s.client.Group(ctx, name)
 			if upstream.IsNotFound(err) {
-				fail(&providers.ConfigError{Connection: s.Conn.Name, Argument: argGroups, Value: providers.Value{Text: name, Source: "config"},
-					Problem: "names a group GitLab does not show to this token (404): check the id or full path, and that the token's user is a member"})
+				fail(s.Conn.Bad(argGroups, providers.Value{Text: name, Source: s.Conn.Value(argGroups).Source},
+					"names a group GitLab does not show to this token (404): check the id or full path, and that the token's user is a member"))
 				return
 			}
 			if err != nil {

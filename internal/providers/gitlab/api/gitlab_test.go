@@ -57,6 +57,37 @@ func TestListingEveryPageOnce(t *testing.T) {
 	}
 }
 
+// A page that names a next page is followed, whatever x-total-pages says: a count
+// taken before tokens were created is stale (1 here, for 150 tokens).
+func TestAStalePageCountLosesNoPage(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		w.Header().Set("x-total-pages", "1")
+		tokens := 100
+		if n == 1 {
+			w.Header().Set("x-next-page", "2")
+		} else {
+			tokens = 50
+		}
+		var items []string
+		for i := range tokens {
+			items = append(items, fmt.Sprintf(`{"id":%d,"name":"t","scopes":["api"],"created_at":"2026-01-01T00:00:00Z"}`, (n-1)*100+i+1))
+		}
+		fmt.Fprint(w, "["+strings.Join(items, ",")+"]")
+	}))
+	defer srv.Close()
+	got := 0
+	for page, err := range client(t, srv.URL, "x").Tokens(context.Background(), ListOptions{InFlight: 8}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += len(page)
+	}
+	if got != 150 {
+		t.Fatalf("%d tokens, want 150", got)
+	}
+}
+
 // Pages in flight: several without a word from GitLab, one when RateLimit-Remaining
 // says one request remains.
 func TestPagesInFlightFollowRateLimitRemaining(t *testing.T) {

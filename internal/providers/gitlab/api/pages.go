@@ -51,6 +51,9 @@ func (c *Client) Tokens(ctx context.Context, o ListOptions) iter.Seq2[[]Token, e
 		}
 		last := 0                   // the first page that says it is the last; 0 while none has
 		horizon := first.totalPages // pages known to exist (0: unknown, read ahead freely)
+		if horizon != 0 {
+			horizon = max(horizon, 2) // the first page is not the last: a stale count says less
+		}
 		results := make(chan page, max(o.InFlight, 1))
 		inFlight, next, want := 0, 2, 2
 		remaining := first.remaining
