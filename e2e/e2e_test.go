@@ -148,6 +148,38 @@ func TestRequestsAPushedDownQueryMakes(t *testing.T) {
 	}
 }
 
+// A join condition other than the key's equality was dropped when PostgreSQL chose
+// the wrapper's parameterized path (wrapper patch 0011): rows it excludes came back.
+// The same query over materialized CTEs, which no path can parameterize, agrees.
+func TestAJoinConditionIsNeverDropped(t *testing.T) {
+	c := fresh(t)
+	const cond = `where t.active and ((p.has_read_only_tokens and t.can_write) or (p.limits_to_team and t.team_id is null))
+		order by t.provider, t.title`
+	want := []string{
+		// GitLab limits tokens to teams: every active one without a team, and the writers
+		"gitlab/bob's automation", "gitlab/carol sync", "gitlab/ci read", "gitlab/deploy", "gitlab/laptop", "gitlab/monitoring",
+		"gitlab/not a bot", "gitlab/other deploy", "gitlab/steampipe-audit",
+		// Okta and the Query Server have read-only tokens: their active writers
+		"okta/helpdesk bot", "okta/on-leave script", "okta/steampipe-audit", "okta/terraform",
+		"query_server/admin@example.com", "query_server/dev@example.com", "query_server/former@example.com",
+		// Vercel: the active tokens limited to no team
+		"vercel/leaked key", "vercel/old monitoring", "vercel/raycast", "vercel/steampipe-audit", "vercel/vercel cli",
+	}
+	for _, sql := range []string{
+		"select t.provider, t.title from user_tokens t join token_providers p using (provider) " + cond,
+		"with t as materialized (select * from user_tokens), p as materialized (select * from token_providers) " +
+			"select t.provider, t.title from t join p using (provider) " + cond,
+	} {
+		var got []string
+		for _, r := range mustRows(t, c, sql) {
+			got = append(got, fmt.Sprint(r["provider"], "/", r["title"]))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s\n got %q\nwant %q", sql, got, want)
+		}
+	}
+}
+
 // A condition whose array PostgreSQL computes in an InitPlan reached the plugin as an
 // empty list, and matched nothing (wrapper patch 0009): the rows it matches come back.
 func TestAnArrayFromAnInitPlanLosesNoRow(t *testing.T) {

@@ -62,7 +62,8 @@ func stop() error {
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 		}
 	}
-	return pgcluster.StopDir(dir)
+	// the cluster lives in dir/pg: stopped there, then everything of the demo removed
+	return errors.Join(pgcluster.StopDir(filepath.Join(dir, "pg")), os.RemoveAll(dir))
 }
 
 // realCredentials are the providers' arguments given by the environment, if any.
