@@ -43,13 +43,13 @@ func (s *source) list(ctx context.Context, q *providers.Query, rows providers.Ro
 	var caller *api.User
 	if needOwners || len(s.groups) > 0 {
 		var err error
-		if caller, err = s.caller.Get(ctx, s.client.Caller); err != nil {
+		if caller, err = s.caller.Get(ctx, limited(rows, s.client.Caller)); err != nil {
 			return err
 		}
 	}
 	var current *int64
 	if q.NeedCurrent {
-		t, err := s.self.Get(ctx, s.client.Self)
+		t, err := s.self.Get(ctx, limited(rows, s.client.Self))
 		if err != nil {
 			return err
 		}
@@ -118,7 +118,7 @@ func (l *listing) personal(ctx context.Context, ids []int64, caller *api.User) (
 			t, err := s.client.Token(ctx, id)
 			if upstream.IsStatus(err, http.StatusUnauthorized) {
 				// Another user's token, or no token: once the credential itself works, no row.
-				if _, errSelf := s.self.Get(ctx, s.client.Self); errSelf != nil {
+				if _, errSelf := s.self.Get(ctx, limited(l.rows, s.client.Self)); errSelf != nil {
 					return false, errSelf
 				}
 				continue
@@ -386,4 +386,13 @@ func (s *source) groupTokens(ctx context.Context, rows providers.Rows) (*groupTo
 		}
 	}
 	return out, nil
+}
+
+// limited is a lookup that waits for the connection's limiter first, as every
+// listing request does.
+func limited[T any](rows providers.Rows, fetch func(context.Context) (T, error)) func(context.Context) (T, error) {
+	return func(ctx context.Context) (T, error) {
+		rows.WaitForRateLimit(ctx)
+		return fetch(ctx)
+	}
 }
