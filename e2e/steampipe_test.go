@@ -110,10 +110,13 @@ func spFiles() map[string]map[string]string {
 			"all_accounts": "type = \"aggregator\"\nconnections = [\"acct_a\", \"acct_b\"]\n",
 			"with_wrong":   "type = \"aggregator\"\nconnections = [\"acct_a\", \"acct_wrong\"]\n",
 		},
-		"cached.spc": {"cached": spCached.config(map[string]string{"allow_user_token_create": "true", "allow_user_token_revoke": "true"})},
+		"cached.spc": {"cached": spCached.config(spCachedFlags)},
 		"edited.spc": {"edited": spEdited.config(nil)},
 	}
 }
+
+// spCachedFlags are the actions the cached connection allows.
+var spCachedFlags = map[string]string{"allow_user_token_create": "true", "allow_user_token_revoke": "true", "allow_sign_in_token_create": "true"}
 
 // spStage starts the stage once; a test that needs it fails if it could not start.
 func spStage(t *testing.T) *steampipe {
@@ -572,7 +575,7 @@ func TestSteampipeAggregator(t *testing.T) {
 }
 
 // The plugin's query cache in one long-lived service: a listing is served from it to
-// every session; an action is never; after a revoke, meta_cache('clear') (what
+// every session; an action (user_token_actions, sign_in_tokens) is never; after a revoke, meta_cache('clear') (what
 // `.cache clear` runs) refreshes only the session that runs it, and
 // meta_connection_cache_clear does not clear listings (v1.1.3 has the wrapper clear the
 // SDK's connection cache, not its query cache). A change to the connection's
@@ -638,7 +641,9 @@ func TestSteampipeQueryCache(t *testing.T) {
 	// cache keeps both results, and A's is indexed after its rows have streamed)
 
 	revoke("tok_L3ak3dK3yGh4Jk5Lm6N")
-	changed := spCached.config(map[string]string{"allow_user_token_create": "true", "allow_user_token_revoke": "true", "max_retries": "4"})
+	args := maps.Clone(spCachedFlags)
+	args["max_retries"] = "4"
+	changed := spCached.config(args)
 	// not put back: no other test uses this connection
 	s.writeConfig(t, "cached.spc", connectionBlocks("local/tokens", map[string]string{"cached": changed}))
 	final := slices.DeleteFunc(slices.Clone(without), func(id string) bool { return id == "tok_L3ak3dK3yGh4Jk5Lm6N" })
@@ -662,6 +667,14 @@ func TestSteampipeQueryCache(t *testing.T) {
 	}
 	if n := spCached.Count(sandbox.ProviderVercel, "POST", "/v3/user/tokens"); n != 2 {
 		t.Errorf("%d creates reached Vercel, want 2", n)
+	}
+	signIn := "select id, url from cached.sign_in_tokens where user_id = '" + sandbox.ClerkUsers[0] + "'"
+	first, second = mustRows(t, a, signIn), mustRows(t, a, signIn)
+	if len(first) != 1 || len(second) != 1 || first[0]["id"] == second[0]["id"] {
+		t.Errorf("the same sign-in token create twice: %v then %v, want two tokens", first, second)
+	}
+	if n := spCached.Count(sandbox.ProviderClerk, "POST", "/sign_in_tokens"); n != 2 {
+		t.Errorf("%d creates reached Clerk, want 2", n)
 	}
 }
 
