@@ -53,7 +53,7 @@ fuzz-brief: ## Each fuzz target for 3 seconds (part of make test)
 fuzz: ## Each fuzz target for FUZZTIME (default 1m)
 	$(GO) run ./internal/tools/fuzzall -fuzztime $${FUZZTIME:-1m}
 
-test: unit fuzz-brief e2e spec-check-if-present ## Everything CI runs: vet, lint, Go tests, fuzzing, SQL and Powerpipe tests through a real PostgreSQL (and spec-check where SPECS exists)
+test: unit fuzz-brief e2e spec-check-if-present ## Everything CI runs: vet, lint, Go tests, fuzzing, SQL and Powerpipe tests through a real PostgreSQL and the Steampipe CLI (and spec-check where SPECS exists)
 
 fdw: deps ## Build the standalone PostgreSQL extension into build/postgres/
 	scripts/build-fdw.sh
