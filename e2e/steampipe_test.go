@@ -10,9 +10,9 @@
 // root). The tests use `steampipe query --output json` and PostgreSQL sessions on the
 // service, against sandboxes served from this process.
 //
-// On its first start Steampipe stops every PostgreSQL on the machine whose command line
-// says application_name=steampipe (killInstanceIfAny): another Steampipe started by
-// the same user at that moment would be stopped.
+// Steampipe's first start, and `service stop --force`, stop every Steampipe PostgreSQL
+// on the machine, whoever started it: the stage runs the first start in a PID namespace
+// of its own (as root), and never stops with --force.
 //
 // Steampipe's service runs the released wrapper, without patches/: where a test meets
 // a wrapper defect the extension patches, it asserts what users of Steampipe get and
@@ -197,8 +197,22 @@ func startSteampipe() (*steampipe, error) {
 	_, _ = rand.Read(pw)
 	s.password = hex.EncodeToString(pw)
 	laidOut := time.Since(start)
-	res := s.run(context.Background(), "service", "start", "--database-listen", "local",
-		"--database-port", fmt.Sprint(s.port), "--database-password", s.password)
+	startArgs := []string{"service", "start", "--database-listen", "local", "--database-port", fmt.Sprint(s.port), "--database-password", s.password}
+	if spAs != "" {
+		// Steampipe's first start (initdb and its setup) begins by stopping every
+		// PostgreSQL on the machine whose command line says application_name=steampipe,
+		// whoever started it (killInstanceIfAny). So that it stops no one else's, that
+		// start and a stop run in a PID namespace of their own (unshare needs root),
+		// under a shell as its init (setpriv execs it: runuser would stay as the init,
+		// and never reap the service's exited processes, which the stop waits for).
+		res := s.exec(context.Background(), append([]string{"unshare", "--pid", "--fork", "--mount-proc",
+			"setpriv", "--reuid=" + spAs, "--regid=" + spAs, "--init-groups",
+			"sh", "-c", `"$0" "$@" && "$0" service stop`, s.bin}, startArgs...)...)
+		if res.failed() {
+			return s, fmt.Errorf("steampipe's first start and stop, in a PID namespace: %v\n%s%s", res.err, res.stdout, res.stderr)
+		}
+	}
+	res := s.run(context.Background(), startArgs...)
 	if res.failed() {
 		return s, fmt.Errorf("steampipe service start: %v\n%s%s", res.err, res.stdout, res.stderr)
 	}
@@ -262,7 +276,8 @@ func stopSteampipe() int {
 		return 0
 	}
 	code := 0
-	if res := sp.run(context.Background(), "service", "stop", "--force"); res.failed() {
+	// not --force, which stops every Steampipe PostgreSQL on the machine
+	if res := sp.run(context.Background(), "service", "stop"); res.failed() {
 		fmt.Fprintf(os.Stderr, "e2e: steampipe service stop: %v\n%s%s\n", res.err, res.stdout, res.stderr)
 		code = 1
 	}
@@ -313,17 +328,26 @@ func (r spResult) failed() bool {
 // run runs the steampipe CLI as spAs, in its install dir, with update checks and
 // telemetry off.
 func (s *steampipe) run(ctx context.Context, args ...string) spResult {
+	args = append([]string{s.bin}, args...)
+	if spAs != "" {
+		runuser, err := exec.LookPath("runuser") // in /usr/sbin: not on the command's PATH
+		if err != nil {
+			return spResult{err: err}
+		}
+		args = append([]string{runuser, "-u", spAs, "--"}, args...)
+	}
+	return s.exec(ctx, args...)
+}
+
+// exec runs a command in the install dir, with the environment run gives Steampipe.
+func (s *steampipe) exec(ctx context.Context, args ...string) spResult {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	path := s.bin
-	if spAs != "" {
-		args = append([]string{"-u", spAs, "--", path}, args...)
-		path = "runuser"
-	}
-	cmd := exec.CommandContext(ctx, path, args...)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = s.dir
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + s.dir, "STEAMPIPE_INSTALL_DIR=" + s.dir,
 		"STEAMPIPE_UPDATE_CHECK=false", "STEAMPIPE_TELEMETRY=none"}
+	cmd.WaitDelay = 10 * time.Second // a service it starts may hold its output open
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -899,10 +923,17 @@ func TestSteampipeGetSchemaFailureLogsTheConfig(t *testing.T) {
 	const want = `[WARN]  failed to set fetch schema for connection:"failschema"  plugin:"local/failschema"  ` +
 		`plugin_short_name:"local/failschema"  config:"api_key = \"` + marker + `\"`
 	eventually(t, "the plugin manager's log", func() error {
-		if !strings.Contains(s.logs(t), want) {
-			return fmt.Errorf("no %q", want)
+		logs := s.logs(t)
+		if strings.Contains(logs, want) {
+			return nil
 		}
-		return nil
+		var about []string // what the logs say about the stub, for a failure's message
+		for _, line := range strings.Split(logs, "\n") {
+			if strings.Contains(line, "failschema") {
+				about = append(about, line)
+			}
+		}
+		return fmt.Errorf("no %q; the lines naming failschema:\n%s", want, strings.Join(about[max(0, len(about)-10):], "\n"))
 	})
 	// the tokens plugin never got there, on any path of this stage
 	for _, line := range strings.Split(s.logs(t), "\n") {
