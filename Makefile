@@ -8,7 +8,7 @@ PATCHED_SDK           := -modfile=.cache/sdk-patched.mod
 STATICCHECK           := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export PATH           := /usr/local/go/bin:$(PATH)
 
-.PHONY: help deps build install vet lint sdk-patched unit fuzz-brief fuzz test fdw e2e powerpipe demo demo-stop bench profile spec-check spec-check-if-present sandbox clean
+.PHONY: help deps build install vet lint sdk-patched unit fuzz-brief fuzz test fdw e2e powerpipe steampipe demo demo-stop bench profile spec-check spec-check-if-present sandbox clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -54,7 +54,7 @@ fuzz-brief: ## Each fuzz target for 3 seconds (part of make test)
 fuzz: ## Each fuzz target for FUZZTIME (default 1m)
 	$(GO) run ./internal/tools/fuzzall -fuzztime $${FUZZTIME:-1m}
 
-test: unit fuzz-brief e2e spec-check-if-present ## Everything CI runs: vet, lint, Go tests, fuzzing, SQL and Powerpipe tests through a real PostgreSQL (and spec-check where SPECS exists)
+test: unit fuzz-brief e2e spec-check-if-present ## Everything CI runs: vet, lint, Go tests, fuzzing, SQL and Powerpipe tests through a real PostgreSQL and the Steampipe CLI (and spec-check where SPECS exists)
 
 fdw: deps ## Build the standalone PostgreSQL extension into build/postgres/
 	scripts/build-fdw.sh
@@ -62,7 +62,10 @@ fdw: deps ## Build the standalone PostgreSQL extension into build/postgres/
 powerpipe: ## Build Powerpipe v1.5.2 into .cache/powerpipe (once; seconds when it is there)
 	$(GO) run ./internal/tools/buildpowerpipe
 
-e2e: fdw powerpipe ## SQL and Powerpipe tests: the extension in a throwaway PostgreSQL, against the sandbox
+steampipe: deps ## Build Steampipe v1.1.3 and its wrapper (steampipe-postgres-fdw v1.13.0, multi-plugin, unpatched) into .cache/steampipe
+	$(GO) run ./internal/tools/buildsteampipe
+
+e2e: fdw powerpipe steampipe ## SQL and Powerpipe tests: the extension in a throwaway PostgreSQL, and the Steampipe CLI with make install; against the sandbox
 	$(GO) test -tags e2e -shuffle=on -count=1 -timeout 30m ./e2e
 
 demo: fdw powerpipe ## Start PostgreSQL with the extension and the sandbox (or real credentials), run the documented queries and the benchmark

@@ -94,10 +94,33 @@ var docWants = map[string]docWant{
 
 var sqlBlock = regexp.MustCompile("(?s)```sql\\+postgres\n(.*?)```")
 
+// docSignInTokenID is the sign-in token the revoke example names; the example runs
+// with a token created just before in its place.
+const docSignInTokenID = "sit_2pR1aB3cD4eF5gH6iJ7kL8mN9oP"
+
 // Every example in docs/tables runs through PostgreSQL against a fresh sandbox, and
 // returns what the data implies; an action makes one request per action.
 func TestEveryDocumentedExampleReturnsWhatTheDataImplies(t *testing.T) {
+	conns := map[*testing.T]*pgx.Conn{} // one session per example
+	runDocExamples(t, func(t *testing.T, sql string) []map[string]any {
+		c, ok := conns[t]
+		if !ok {
+			c = connect(t)
+			conns[t] = c
+		}
+		return mustRows(t, c, sql)
+	})
+}
+
+// runDocExamples runs every sql+postgres example of docs/tables with query (which
+// fails the test on an error) against a fresh sandbox, in a subtest named "file:
+// title", and checks that it returns what docWants says, with the requests that
+// change something it says; every docWants entry must name an example.
+func runDocExamples(t *testing.T, query func(t *testing.T, sql string) []map[string]any) {
 	files, _ := filepath.Glob("../docs/tables/*.md")
+	if len(files) == 0 {
+		t.Fatal("no docs/tables/*.md")
+	}
 	ran := map[string]bool{}
 	for _, f := range files {
 		doc, err := os.ReadFile(f)
@@ -113,38 +136,18 @@ func TestEveryDocumentedExampleReturnsWhatTheDataImplies(t *testing.T) {
 				if !ok {
 					t.Fatalf("no expected result for this example: add one to docWants")
 				}
-				c := fresh(t)
+				sb.Reset()
+				t.Cleanup(sb.Reset)
 				sql := string(m[1])
-				if strings.Contains(sql, "sit_2pR1aB3cD4eF5gH6iJ7kL8mN9oP") { // a token to revoke
-					made := mustRows(t, c, "select id, url from sign_in_tokens where user_id = $1", sandbox.ClerkUsers[0])
-					sql = strings.ReplaceAll(sql, "sit_2pR1aB3cD4eF5gH6iJ7kL8mN9oP", made[0]["id"].(string))
+				if strings.Contains(sql, docSignInTokenID) { // a token to revoke
+					made := query(t, "select id, url from sign_in_tokens where user_id = "+pgcluster.Quote(sandbox.ClerkUsers[0]))
+					if len(made) != 1 {
+						t.Fatalf("creating a sign-in token to revoke: %d rows", len(made))
+					}
+					sql = strings.ReplaceAll(sql, docSignInTokenID, made[0]["id"].(string))
 					sb.ResetRequests()
 				}
-				rows := mustRows(t, c, sql)
-				var got []string
-				for _, r := range rows {
-					got = append(got, fmt.Sprint(r[want.column]))
-				}
-				wantValues := slices.Clone(want.values)
-				if !want.ordered {
-					slices.Sort(got)
-					slices.Sort(wantValues)
-				}
-				if len(rows) != want.rows || (want.values != nil && !slices.Equal(got, wantValues)) {
-					t.Fatalf("%d rows %q, want %d %q\n%s", len(rows), got, want.rows, wantValues, sql)
-				}
-				if want.check != nil {
-					want.check(t, rows)
-				}
-				writes := 0
-				for _, r := range sb.Requests() {
-					if r.Method != "GET" {
-						writes++
-					}
-				}
-				if writes != want.writes {
-					t.Fatalf("%d requests that change something, want %d: %v", writes, want.writes, sb.Requests())
-				}
+				checkDocRows(t, want, query(t, sql), sql)
 			})
 		}
 	}
@@ -152,6 +155,30 @@ func TestEveryDocumentedExampleReturnsWhatTheDataImplies(t *testing.T) {
 		if !ran[name] {
 			t.Errorf("docWants has %q, which no doc has", name)
 		}
+	}
+}
+
+// checkDocRows: rows are what want says, and the sandbox saw want.writes requests that
+// change something.
+func checkDocRows(t *testing.T, want docWant, rows []map[string]any, sql string) {
+	t.Helper()
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprint(r[want.column]))
+	}
+	wantValues := slices.Clone(want.values)
+	if !want.ordered {
+		slices.Sort(got)
+		slices.Sort(wantValues)
+	}
+	if len(rows) != want.rows || (want.values != nil && !slices.Equal(got, wantValues)) {
+		t.Fatalf("%d rows %q, want %d %q\n%s", len(rows), got, want.rows, wantValues, sql)
+	}
+	if want.check != nil {
+		want.check(t, rows)
+	}
+	if w := writes(); len(w) != want.writes {
+		t.Fatalf("%d requests that change something, want %d: %v", len(w), want.writes, sb.Requests())
 	}
 }
 

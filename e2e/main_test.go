@@ -148,6 +148,7 @@ func run(m *testing.M) int {
 	conn.Close(ctx)
 
 	code := m.Run()
+	code = max(code, stopSteampipe())
 	if code == 0 && !benchmarking {
 		code = scanServerLog()
 	}
@@ -165,7 +166,7 @@ func run(m *testing.M) int {
 
 // allSecrets are the secrets of every sandbox the tests use.
 func allSecrets() []string {
-	s := append(sb.Secrets(), clean.Secrets()...)
+	s := append(append(sb.Secrets(), clean.Secrets()...), spSecrets()...)
 	for _, b := range []*sandbox.Sandbox{big, glBig, soak} {
 		if b != nil {
 			s = append(s, b.Secrets()...)

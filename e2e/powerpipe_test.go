@@ -223,49 +223,7 @@ func TestPowerpipeBenchmarks(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := pp.runBenchmark(t, name)
 			results[name] = r
-			for control, rs := range r.Results {
-				for resource, res := range rs {
-					if res.Status == "error" {
-						t.Errorf("%s: %s: error: %s", control, resource, res.Reason)
-					}
-				}
-			}
-			for control, msg := range r.RunErrors {
-				t.Errorf("%s: control failed: %s", control, msg)
-			}
-			if want := wantExit(r.Summary); r.ExitCode != want {
-				t.Errorf("exit code %d, want %d for %+v", r.ExitCode, want, r.Summary)
-			}
-			if want, ok := ppExpectedExit[name]; !ok || r.ExitCode != want {
-				t.Errorf("exit code %d, want %d (ppExpectedExit, which must list every benchmark)", r.ExitCode, want)
-			}
-			sum := r.Summary
-			if n := r.NUnit; n.Failed != sum.Alarm+sum.Error || n.Passed != sum.OK+sum.Info || n.Skipped != sum.Skip || n.Total != sum.total() {
-				t.Errorf("NUnit3 export: %+v; JSON summary: %+v", n, sum)
-			}
-			if r.NUnit.WellFormed != nil {
-				// A Powerpipe v1.5.2 defect (see parseNUnit3), not the mod's: logged, not failed.
-				t.Logf("the NUnit3 export is not well-formed XML: %v", r.NUnit.WellFormed)
-			}
-			for control, want := range ppExpectedStatus {
-				got, ok := r.Results[control]
-				if !ok {
-					continue // not in this benchmark
-				}
-				for resource, status := range want {
-					if g := got[resource].Status; g != status {
-						t.Errorf("%s: %s: status %q, want %q (%s)", control, resource, g, status, got[resource].Reason)
-					}
-				}
-				for resource := range got {
-					if _, ok := want[resource]; !ok {
-						t.Errorf("%s: %s: unexpected resource (%s)", control, resource, got[resource].Status)
-					}
-				}
-			}
-			if os.Getenv("TOKENS_POWERPIPE_PRINT") == "1" {
-				t.Logf("exit %d; results as ppExpectedStatus:\n%s", r.ExitCode, goLiteral(r.Results))
-			}
+			checkBenchmark(t, name, r)
 		})
 	}
 	// A framework benchmark reports, for each of its controls, what all_controls does.
@@ -282,6 +240,56 @@ func TestPowerpipeBenchmarks(t *testing.T) {
 				t.Errorf("%s: %s reports other statuses than in all_controls", name, control)
 			}
 		}
+	}
+}
+
+// checkBenchmark: a benchmark run has no error, the exit code its summary and
+// ppExpectedExit call for, an NUnit3 export that agrees with its JSON, and every
+// control's statuses as in ppExpectedStatus.
+func checkBenchmark(t *testing.T, name string, r *benchmarkRun) {
+	t.Helper()
+	for control, rs := range r.Results {
+		for resource, res := range rs {
+			if res.Status == "error" {
+				t.Errorf("%s: %s: error: %s", control, resource, res.Reason)
+			}
+		}
+	}
+	for control, msg := range r.RunErrors {
+		t.Errorf("%s: control failed: %s", control, msg)
+	}
+	if want := wantExit(r.Summary); r.ExitCode != want {
+		t.Errorf("exit code %d, want %d for %+v", r.ExitCode, want, r.Summary)
+	}
+	if want, ok := ppExpectedExit[name]; !ok || r.ExitCode != want {
+		t.Errorf("exit code %d, want %d (ppExpectedExit, which must list every benchmark)", r.ExitCode, want)
+	}
+	sum := r.Summary
+	if n := r.NUnit; n.Failed != sum.Alarm+sum.Error || n.Passed != sum.OK+sum.Info || n.Skipped != sum.Skip || n.Total != sum.total() {
+		t.Errorf("NUnit3 export: %+v; JSON summary: %+v", n, sum)
+	}
+	if r.NUnit.WellFormed != nil {
+		// A Powerpipe v1.5.2 defect (see parseNUnit3), not the mod's: logged, not failed.
+		t.Logf("the NUnit3 export is not well-formed XML: %v", r.NUnit.WellFormed)
+	}
+	for control, want := range ppExpectedStatus {
+		got, ok := r.Results[control]
+		if !ok {
+			continue // not in this benchmark
+		}
+		for resource, status := range want {
+			if g := got[resource].Status; g != status {
+				t.Errorf("%s: %s: status %q, want %q (%s)", control, resource, g, status, got[resource].Reason)
+			}
+		}
+		for resource := range got {
+			if _, ok := want[resource]; !ok {
+				t.Errorf("%s: %s: unexpected resource (%s)", control, resource, got[resource].Status)
+			}
+		}
+	}
+	if os.Getenv("TOKENS_POWERPIPE_PRINT") == "1" {
+		t.Logf("exit %d; results as ppExpectedStatus:\n%s", r.ExitCode, goLiteral(r.Results))
 	}
 }
 
@@ -349,6 +357,12 @@ type powerpipe struct {
 
 func newPowerpipe(t *testing.T, schema string) *powerpipe {
 	t.Helper()
+	return newPowerpipeOn(t, cluster.DSN(), schema)
+}
+
+// newPowerpipeOn is newPowerpipe on the database at dsn.
+func newPowerpipeOn(t *testing.T, dsn, schema string) *powerpipe {
+	t.Helper()
 	bin, err := filepath.Abs("../.cache/powerpipe/powerpipe-1.5.2")
 	if err != nil {
 		t.Fatal(err)
@@ -364,7 +378,7 @@ func newPowerpipe(t *testing.T, schema string) *powerpipe {
 		t.Fatal(err)
 	}
 	pp := &powerpipe{bin: bin, modDir: modDir, installDir: t.TempDir(), outDir: t.TempDir(), schema: schema}
-	cfg, err := pgx.ParseConfig(cluster.DSN())
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
