@@ -31,6 +31,7 @@ var configCases = []struct {
 	want   []string
 }{
 	{"an argument misspelt", "", `vercel_api_tokn = "` + pastedToken + `"`, nil, []string{`the connection config does not parse: line 1: Unsupported argument: An argument named "vercel_api_tokn" is not expected here. Did you mean "vercel_api_token"?`}},
+	{"an argument misspelt, asked of token_providers", "token_providers", `vercel_api_tokn = "` + pastedToken + `"`, nil, []string{`the connection config does not parse: line 1: Unsupported argument: An argument named "vercel_api_tokn" is not expected here. Did you mean "vercel_api_token"?`}},
 	{"nothing configured", "", ``, nil, []string{"user_tokens has no upstream configured", "vercel_api_token (or VERCEL_API_TOKEN)", "query_server_url (or QUERY_SERVER_URL)",
 		"okta_domain (or OKTA_DOMAIN) with okta_api_token (or OKTA_API_TOKEN) for Okta"}},
 	{"only Clerk configured", "", `clerk_secret_key = "sk_x"`, nil, []string{"no upstream configured"}},
@@ -90,6 +91,8 @@ func TestConfigurationErrors(t *testing.T) {
 				q = sit(map[string]any{"user_id": "user_x"}, "url")
 			case "user_token_actions":
 				q = uta(map[string]any{"action": "revoke", "provider": "vercel", "id": "tok_x"}, "id")
+			case "token_providers":
+				q = query{table: "token_providers", columns: []string{"provider", "configured", "config_error"}}
 			}
 			_, err := e.run(q)
 			assertErrorMentions(t, err, append(tc.want, `connection "`+e.conn+`"`)...)

@@ -3,6 +3,7 @@ package tokens
 import (
 	"cmp"
 	"context"
+	"errors"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
 	"github.com/turbot/steampipe-plugin-sdk/v5/grpc/proto"
@@ -85,6 +86,10 @@ func (h *house) listTokenProviders(ctx context.Context, d *plugin.QueryData) err
 	c, err := h.connection(ctx, d)
 	if err != nil {
 		return err
+	}
+	// a config the plugin cannot read leaves every provider unconfigured: say why instead
+	if bad := (*ConfigBodyError)(nil); errors.As(c.settings.err, &bad) {
+		return bad
 	}
 	for _, p := range h.providers {
 		row := &tokenProvider{Provider: p}
