@@ -40,9 +40,6 @@ func TestActionRefusalsThroughPostgres(t *testing.T) {
 		{"select id from user_token_actions where action = 'update' and provider = 'vercel' and id = 'x'", "Vercel tokens cannot be changed"},
 		{"select id from user_token_actions where action = 'create' and provider = 'query_server' and email = 'dev@example.com'", "already has a token (id 2)"},
 		{"select token from flags_off.user_token_actions where action = 'create' and provider = 'vercel' and name = 'x'", "allow_user_token_create = true"},
-		// an InitPlan's array is not read before it is computed (wrapper patch 0009): the action has no input, and is refused
-		{"select id from user_token_actions where action = 'revoke' and provider = 'gitlab' and id = any(array(select id from user_tokens where provider = 'gitlab' and not owner_active))",
-			"missing 3 required quals"},
 	} {
 		t.Run(tc.sql, func(t *testing.T) {
 			c := fresh(t)
@@ -54,6 +51,24 @@ func TestActionRefusalsThroughPostgres(t *testing.T) {
 				t.Fatalf("a refused query acted: %v", w)
 			}
 		})
+	}
+}
+
+// An action's input computed by an InitPlan reaches the plugin computed (wrapper patch
+// 0012; before, an array arrived empty and the action was refused for its missing input):
+// the tokens it names are revoked, and no other.
+func TestAnActionTakesAnInitPlansValue(t *testing.T) {
+	c := fresh(t)
+	rows := mustRows(t, c, "select id from user_token_actions where action = 'revoke' and provider = 'gitlab' and "+
+		"id = any(array(select id from user_tokens where provider = 'gitlab' and not owner_active)) order by id")
+	var revoked []string
+	for _, w := range writes() {
+		revoked = append(revoked, w.Method+" "+w.Path)
+	}
+	slices.Sort(revoked)
+	want := []string{"DELETE /api/v4/personal_access_tokens/5", "DELETE /api/v4/personal_access_tokens/6"}
+	if len(rows) != 2 || rows[0]["id"] != "5" || rows[1]["id"] != "6" || !slices.Equal(revoked, want) {
+		t.Fatalf("rows %v, writes %q; want tokens 5 and 6, %q", rows, revoked, want)
 	}
 }
 

@@ -153,42 +153,82 @@ func TestRequestsAPushedDownQueryMakes(t *testing.T) {
 // The same query over materialized CTEs, which no path can parameterize, agrees.
 func TestAJoinConditionIsNeverDropped(t *testing.T) {
 	c := fresh(t)
-	const cond = `where t.active and ((p.has_read_only_tokens and t.can_write) or (p.limits_to_team and t.team_id is null))
-		order by t.provider, t.title`
-	want := []string{
-		// GitLab limits tokens to teams: every active one without a team, and the writers
-		"gitlab/bob's automation", "gitlab/carol sync", "gitlab/ci read", "gitlab/deploy", "gitlab/laptop", "gitlab/monitoring",
-		"gitlab/not a bot", "gitlab/other deploy", "gitlab/steampipe-audit",
-		// Okta and the Query Server have read-only tokens: their active writers
-		"okta/helpdesk bot", "okta/on-leave script", "okta/steampipe-audit", "okta/terraform",
-		"query_server/admin@example.com", "query_server/dev@example.com", "query_server/former@example.com",
-		// Vercel: the active tokens limited to no team
-		"vercel/leaked key", "vercel/old monitoring", "vercel/raycast", "vercel/steampipe-audit", "vercel/vercel cli",
+	// the plan the defect needs: token_providers drives a nested loop whose inner
+	// user_tokens scan takes provider = p.provider as a parameter
+	mustRows(t, c, "set enable_hashjoin = off")
+	mustRows(t, c, "set enable_mergejoin = off")
+	var plan []string
+	for _, r := range mustRows(t, c, "explain (costs off) "+joinWithACondition) {
+		plan = append(plan, fmt.Sprint(r["QUERY PLAN"]))
 	}
-	for _, sql := range []string{
-		"select t.provider, t.title from user_tokens t join token_providers p using (provider) " + cond,
-		"with t as materialized (select * from user_tokens), p as materialized (select * from token_providers) " +
-			"select t.provider, t.title from t join p using (provider) " + cond,
-	} {
+	if p := strings.Join(plan, "\n"); !regexp.MustCompile(`Nested Loop(?s:.*)Foreign Scan on token_providers p(?s:.*)Foreign Scan on user_tokens t`).MatchString(p) {
+		t.Fatalf("not the parameterized nested loop:\n%s", p)
+	}
+	for _, sql := range []string{joinWithACondition, joinWithAConditionMaterialized} {
 		var got []string
 		for _, r := range mustRows(t, c, sql) {
 			got = append(got, fmt.Sprint(r["provider"], "/", r["title"]))
 		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s\n got %q\nwant %q", sql, got, want)
+		if !slices.Equal(got, joinWithAConditionRows) {
+			t.Errorf("%s\n got %q\nwant %q", sql, got, joinWithAConditionRows)
 		}
 	}
 }
 
-// A condition whose array PostgreSQL computes in an InitPlan reached the plugin as an
-// empty list, and matched nothing (wrapper patch 0009): the rows it matches come back.
-func TestAnArrayFromAnInitPlanLosesNoRow(t *testing.T) {
+// A join of user_tokens and token_providers whose condition mixes both sides, the
+// same over materialized CTEs, and its rows on the audit estate.
+const (
+	joinWithACondition             = "select t.provider, t.title from user_tokens t join token_providers p using (provider) " + joinCondition
+	joinWithAConditionMaterialized = "with t as materialized (select * from user_tokens), p as materialized (select * from token_providers) " +
+		"select t.provider, t.title from t join p using (provider) " + joinCondition
+	joinCondition = `where t.active and ((p.has_read_only_tokens and t.can_write) or (p.limits_to_team and t.team_id is null))
+		order by t.provider, t.title`
+)
+
+var joinWithAConditionRows = []string{
+	// GitLab limits tokens to teams: every active one without a team, and the writers
+	"gitlab/bob's automation", "gitlab/carol sync", "gitlab/ci read", "gitlab/deploy", "gitlab/laptop", "gitlab/monitoring",
+	"gitlab/not a bot", "gitlab/other deploy", "gitlab/steampipe-audit",
+	// Okta and the Query Server have read-only tokens: their active writers
+	"okta/helpdesk bot", "okta/on-leave script", "okta/steampipe-audit", "okta/terraform",
+	"query_server/admin@example.com", "query_server/dev@example.com", "query_server/former@example.com",
+	// Vercel: the active tokens limited to no team
+	"vercel/leaked key", "vercel/old monitoring", "vercel/raycast", "vercel/steampipe-audit", "vercel/vercel cli",
+}
+
+// A condition whose value PostgreSQL computes in an InitPlan reached the plugin before
+// it was computed: an array as an empty list (wrapper patch 0009), a text as ''
+// (patch 0012), and matched nothing. The value is now read at the scan's first row and
+// pushed down: GitLab is asked for the tokens by id.
+func TestAnInitPlansValueIsPushedDown(t *testing.T) {
 	c := fresh(t)
-	rows := mustRows(t, c, "select id from user_tokens where provider = 'gitlab' and id = any(array(select id from user_tokens where provider = 'gitlab' and not owner_active)) order by id")
-	if len(rows) != 2 || rows[0]["id"] != "5" || rows[1]["id"] != "6" {
-		t.Fatalf("rows %v", rows)
+	for _, tc := range []struct {
+		sql       string
+		rows, ids []string // the rows, and the tokens GitLab is asked for by id
+	}{
+		{"select id from user_tokens where provider = 'gitlab' and id = (select '5')", []string{"5"}, []string{"5"}},
+		{"select id from user_tokens where provider = (select 'gitlab') and id = '5'", []string{"5"}, []string{"5"}},
+		{arrayFromAnInitPlan, []string{"5", "6"}, []string{"5", "6"}},
+	} {
+		sb.ResetRequests()
+		var rows, ids []string
+		for _, r := range mustRows(t, c, tc.sql) {
+			rows = append(rows, fmt.Sprint(r["id"]))
+		}
+		for _, r := range sb.Requests() {
+			if id, ok := strings.CutPrefix(r.Path, "/api/v4/personal_access_tokens/"); ok {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		if !slices.Equal(rows, tc.rows) || !slices.Equal(ids, tc.ids) {
+			t.Errorf("%s: rows %q, tokens asked for %q; want %q, %q", tc.sql, rows, ids, tc.rows, tc.ids)
+		}
 	}
 }
+
+const arrayFromAnInitPlan = "select id from user_tokens where provider = 'gitlab' and " +
+	"id = any(array(select id from user_tokens where provider = 'gitlab' and not owner_active)) order by id"
 
 // The LIMIT rule: PostgreSQL passes a LIMIT to the plugin only when every condition is
 // on a key column; otherwise the plugin lists everything and PostgreSQL stops reading.
