@@ -497,3 +497,25 @@ func TestAPublicMappingIsTheFallback(t *testing.T) {
 		t.Fatalf("postgres, through its own mapping: %d rows, want %d", len(rows), len(clean.VercelTokens()))
 	}
 }
+
+// A scan that fails inside a savepoint is forgotten when the savepoint is rolled back:
+// the transaction goes on, and may read the connection as another role.
+func TestAScanRolledBackToASavepointIsForgotten(t *testing.T) {
+	admin := fresh(t)
+	sqlExec(t, admin, pgcluster.ServerStatements("savepoints", "", string(sb.ConnectionConfig(sbURL, nil)))...)
+	t.Cleanup(func() { sqlExec(t, admin, "drop schema savepoints cascade", "drop server savepoints cascade") })
+	plainRole(t, admin, "tokens_frank", "savepoints")
+	mapping(t, admin, "tokens_frank", "savepoints", string(clean.ConnectionConfig(cleanURL, nil)))
+	sb.AddFault(sandbox.Fault{Provider: sandbox.ProviderVercel, Method: "GET", Path: "/v6/user/tokens", Kind: "status", Status: 403, Times: 1})
+	const q = "select count(*) as n from savepoints.user_tokens where provider = 'vercel'"
+	sqlExec(t, admin, "begin", "savepoint before_the_failure")
+	if _, err := rowsOf(t, admin, q); err == nil || !strings.Contains(err.Error(), "403 Forbidden") {
+		t.Fatalf("the failing scan: %v, want Vercel's 403", err)
+	}
+	sqlExec(t, admin, "rollback to savepoint before_the_failure", "set local role tokens_frank")
+	rows, err := rowsOf(t, admin, q)
+	sqlExec(t, admin, "commit")
+	if want := []map[string]any{{"n": int64(len(clean.VercelTokens()))}}; err != nil || !reflect.DeepEqual(rows, want) {
+		t.Fatalf("as tokens_frank after the rollback: %v %v, want %v", rows, err, want)
+	}
+}
