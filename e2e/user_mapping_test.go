@@ -239,6 +239,8 @@ func TestServerAndMappingOptionsAreChecked(t *testing.T) {
 	for _, tc := range []struct{ sql, want string }{
 		{"create server refused foreign data wrapper " + pgcluster.Extension + " options (config '', username 'x')",
 			`ERROR: a server of this extension takes one option, config (the body of a connection block), not "username" (SQLSTATE HV000)`},
+		{"create server refused foreign data wrapper " + pgcluster.Extension + " options (config 'user_mapping = \"vercel_api_token = \\\"" + secret + "\\\"\"')",
+			`ERROR: a server's config cannot set user_mapping: it carries a role's user mapping; put that config in a user mapping instead: create user mapping for <role> server <server> options (config '...') (SQLSTATE HV000)`},
 		{"create user mapping for tokens_gina server tokens options (password '" + secret + "')",
 			`ERROR: a user mapping of this extension takes one option, config (the body of a connection block), not "password" (SQLSTATE HV000)`},
 		{"create user mapping for tokens_gina server tokens options (config 'vercel_api_tokn = \"" + secret + "\"')",
