@@ -197,7 +197,7 @@ var joinWithAConditionRows = []string{
 }
 
 // A condition whose value PostgreSQL computes in an InitPlan reached the plugin before
-// it was computed: an array as an empty list (wrapper patch 0009), a text as ''
+// it was computed: an array as an empty list (wrapper patch 0009), a text as empty
 // (patch 0012), and matched nothing. The value is now read at the scan's first row and
 // pushed down: GitLab is asked for the tokens by id.
 func TestAnInitPlansValueIsPushedDown(t *testing.T) {

@@ -1010,6 +1010,10 @@ func TestSteampipeUnpatchedWrapperRows(t *testing.T) {
 		}
 		return got
 	}
+	const scalar = "select id from user_tokens where provider = 'gitlab' and id = (select '5')"
+	if got := ids(scalar); len(got) != 0 {
+		t.Errorf("an InitPlan's value through the released wrapper: %q, want none (the defect fixed?)", got)
+	}
 	if got := ids(arrayFromAnInitPlan); len(got) != 0 {
 		t.Errorf("an InitPlan's array through the released wrapper: %q, want none (the defect fixed?)", got)
 	}
