@@ -227,6 +227,18 @@ func TestAnInitPlansValueIsPushedDown(t *testing.T) {
 	}
 }
 
+// A lateral scan is rescanned once per outer row, and each rescan reads its conditions
+// again at its first row (wrapper patch 0012): with a value computed by a correlated
+// subquery, each finds its own token.
+func TestAConditionWithACorrelatedSubqueryAcrossRescans(t *testing.T) {
+	c := fresh(t)
+	rows := mustRows(t, c, `select v.x, t.id from (values ('5'), ('6'), ('7')) v(x),
+		lateral (select id from user_tokens where provider = 'gitlab' and id = (select v.x where v.x is not null) || '') t order by v.x`)
+	if got := fmt.Sprint(rows); got != "[map[id:5 x:5] map[id:6 x:6] map[id:7 x:7]]" {
+		t.Fatalf("rows %s", got)
+	}
+}
+
 const arrayFromAnInitPlan = "select id from user_tokens where provider = 'gitlab' and " +
 	"id = any(array(select id from user_tokens where provider = 'gitlab' and not owner_active)) order by id"
 
