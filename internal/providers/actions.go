@@ -2,6 +2,8 @@ package providers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -64,4 +66,39 @@ type ActionOutcome struct {
 	Token            *string
 	CreatedAt        *time.Time
 	Note             *string
+}
+
+// RevokeByID is a revoke of a token named by its id, "current" naming the connection's
+// own. An id that cannot be a token's costs no request, and one the upstream does not
+// know is the user's mistake (a UsageError), not an upstream failure.
+type RevokeByID struct {
+	Provider *Provider
+	Noun     string   // what the provider calls its tokens, e.g. "API token"
+	OwnToken Argument // the argument that holds the connection's own token
+	ValidID  func(id string) bool
+	NoSuch   error // what Revoke returns for an id the upstream does not know
+	Revoke   func(ctx context.Context, id string) error
+	Explain  func(error) error
+}
+
+// Action revokes the token id.
+func (r RevokeByID) Action(verb, id string) Action {
+	row := &ActionOutcome{Action: verb, Provider: r.Provider.Name, ID: &id, Status: "revoked"}
+	if id == "current" {
+		row.Note = Ptr("This was the connection's own token: the connection cannot call " + r.Provider.Title + " until " + r.OwnToken.Name + " is replaced.")
+	}
+	return Action{Key: "revoke " + id, Do: func(ctx context.Context) (any, *Undo, error) {
+		err := r.NoSuch
+		if id == "current" || r.ValidID(id) {
+			err = r.Revoke(ctx, id)
+		}
+		if errors.Is(err, r.NoSuch) {
+			return nil, nil, &UsageError{Table: "user_token_actions", Message: fmt.Sprintf(
+				"%s has no %s %q to revoke (user_tokens lists the ids: select id, name from user_tokens where provider = '%s')", r.Provider.Title, r.Noun, ShortID(id), r.Provider.Name)}
+		}
+		if err != nil {
+			return nil, nil, r.Explain(err)
+		}
+		return row, nil, nil
+	}}
 }

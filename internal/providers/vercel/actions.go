@@ -2,7 +2,6 @@ package vercel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
@@ -33,25 +32,8 @@ func (s *source) TokenActions(verb string, in providers.ActionInput, _ providers
 				}}, nil
 			}})
 		case "revoke":
-			id := target
-			row.ID, row.Status = &id, "revoked"
-			if id == "current" {
-				row.Note = providers.Ptr("This was the connection's own token: the connection cannot call Vercel until " + argToken.Name + " is replaced.")
-			}
-			list = append(list, providers.Action{Key: "revoke " + id, Do: func(ctx context.Context) (any, *providers.Undo, error) {
-				err := api.ErrNoSuchToken // an id that cannot be a token's costs no request
-				if id == "current" || api.ValidTokenID(id) {
-					err = s.client.DeleteToken(ctx, id)
-				}
-				if errors.Is(err, api.ErrNoSuchToken) {
-					return nil, nil, &providers.UsageError{Table: "user_token_actions", Message: fmt.Sprintf(
-						"Vercel has no token %q to revoke (user_tokens lists the ids: select id, name from user_tokens where provider = 'vercel')", providers.ShortID(id))}
-				}
-				if err != nil {
-					return nil, nil, s.Explain(err)
-				}
-				return row, nil, nil
-			}})
+			list = append(list, providers.RevokeByID{Provider: Provider, Noun: "token", OwnToken: argToken, ValidID: api.ValidTokenID,
+				NoSuch: api.ErrNoSuchToken, Revoke: s.client.DeleteToken, Explain: s.Explain}.Action(verb, target))
 		}
 	}
 	return list
