@@ -192,3 +192,62 @@ func TestConditionsThePluginCannotSeeDropOutcomeRows(t *testing.T) {
 		})
 	}
 }
+
+// A revoke by id (Vercel and Okta share it) through PostgreSQL: an IN list revokes
+// each, a join revokes once per outer row, a LIMIT is refused before acting, and an
+// id the upstream does not know is refused naming it.
+func TestRevokeByIDThroughPostgres(t *testing.T) {
+	deletes := func() (got []string) { // the writes that succeeded
+		for _, w := range writes() {
+			if w.Status < 300 {
+				got = append(got, w.Method+" "+w.Path)
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+	for _, tc := range []struct {
+		name, sql string
+		ids       []string // the rows
+		deletes   []string // the requests that revoked
+	}{
+		{"an IN list", "select id from user_token_actions where action = 'revoke' and provider = 'okta' and id in ('" +
+			sandbox.OktaTokenHelpdesk + "', '" + sandbox.OktaTokenReporting + "') order by id",
+			[]string{sandbox.OktaTokenHelpdesk, sandbox.OktaTokenReporting},
+			[]string{"DELETE /api/v1/api-tokens/" + sandbox.OktaTokenHelpdesk, "DELETE /api/v1/api-tokens/" + sandbox.OktaTokenReporting}},
+		{"a join", `select a.id from (values ('tok_Rayc4stM1n1mal0K3y'), ('tok_V3rc3lCl1Sud0T0tp5')) as v(id)
+			join user_token_actions as a on a.id = v.id where a.action = 'revoke' and a.provider = 'vercel' order by a.id`,
+			[]string{"tok_Rayc4stM1n1mal0K3y", "tok_V3rc3lCl1Sud0T0tp5"},
+			[]string{"DELETE /v3/user/tokens/tok_Rayc4stM1n1mal0K3y", "DELETE /v3/user/tokens/tok_V3rc3lCl1Sud0T0tp5"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := fresh(t)
+			var ids []string
+			for _, r := range mustRows(t, c, tc.sql) {
+				ids = append(ids, r["id"].(string))
+			}
+			if !slices.Equal(ids, tc.ids) || !slices.Equal(deletes(), tc.deletes) {
+				t.Fatalf("rows %q, writes %q; want %q, %q", ids, deletes(), tc.ids, tc.deletes)
+			}
+		})
+	}
+	for _, tc := range []struct{ sql, want string }{
+		{"select id from user_token_actions where action = 'revoke' and provider = 'okta' and id in ('" +
+			sandbox.OktaTokenHelpdesk + "', '" + sandbox.OktaTokenReporting + "') limit 1", "cannot have a LIMIT"},
+		{"select id from user_token_actions where action = 'revoke' and provider = 'okta' and id = '00Tn0SuchT0k3n4g7xyz'",
+			`Okta has no API token "00Tn0SuchT0k3n4g7xyz" to revoke`},
+		{"select id from user_token_actions where action = 'revoke' and provider = 'vercel' and id = 'tok_N0SuchT0k3nAtA11x'",
+			`Vercel has no token "tok_N0SuchT0k3nAtA11x" to revoke`},
+	} {
+		t.Run(tc.sql, func(t *testing.T) {
+			c := fresh(t)
+			_, err := rowsOf(t, c, tc.sql)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+			if w := deletes(); len(w) != 0 {
+				t.Fatalf("a refused revoke acted: %q", w)
+			}
+		})
+	}
+}
