@@ -85,7 +85,7 @@ type RevokeByID struct {
 func (r RevokeByID) Action(verb, id string) Action {
 	row := &ActionOutcome{Action: verb, Provider: r.Provider.Name, ID: &id, Status: "revoked"}
 	if id == "current" {
-		row.Note = Ptr("This was the connection's own token: the connection cannot call " + r.Provider.Title + " until " + r.OwnToken.Name + " is replaced.")
+		row.Note = OwnTokenNote(r.Provider.Title, r.OwnToken)
 	}
 	return Action{Key: "revoke " + id, Do: func(ctx context.Context) (any, *Undo, error) {
 		err := r.NoSuch
@@ -101,4 +101,10 @@ func (r RevokeByID) Action(verb, id string) Action {
 		}
 		return row, nil, nil
 	}}
+}
+
+// OwnTokenNote is the note on a revoke of the connection's own token: callee (e.g.
+// "GitLab") cannot be called until arg is replaced.
+func OwnTokenNote(callee string, arg Argument) *string {
+	return Ptr("This was the connection's own token: the connection cannot call " + callee + " until " + arg.Name + " is replaced.")
 }

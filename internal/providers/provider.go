@@ -107,8 +107,7 @@ func (b *Base) Configured() bool { return b.Set }
 
 func (b *Base) Ready() error {
 	if b.Err == nil && !b.Set {
-		return &ConfigError{Connection: b.Conn.Name, Argument: b.Provider.Required[0],
-			Problem: "is not set, but " + b.Provider.Table + " needs it for " + b.Provider.Title, Mapped: b.Conn.Mapped}
+		return b.Conn.Missing(b.Provider.Required[0], b.Provider.Table+" needs it for "+b.Provider.Title)
 	}
 	return b.Err
 }

@@ -54,7 +54,7 @@ func (s *source) TokenActions(verb string, in providers.ActionInput, scan provid
 			}
 			row.Status, row.ExpiresAt = "revoked", tok.ExpiresAt.Ptr()
 			if selfErr == nil && self.ID == id {
-				row.Note = providers.Ptr("This was the connection's own token: the connection cannot call GitLab until " + argToken.Name + " is replaced.")
+				row.Note = providers.OwnTokenNote(Provider.Title, argToken)
 			}
 			return row, nil, nil
 		}})

@@ -109,7 +109,7 @@ func (o *owners) send(ctx context.Context, tokens []api.Token) (bool, error) {
 	for len(tokens) > 0 {
 		n := len(tokens)
 		if q.Limited && !q.Emails.Constrained && !q.Active.Constrained {
-			if n = min(n, int(min(o.rows.Remaining(), int64(n)))); n <= 0 {
+			if n = int(min(o.rows.Remaining(), int64(n))); n <= 0 {
 				return false, nil
 			}
 		}
@@ -238,9 +238,7 @@ func row(t *api.Token, ow *owner, q *providers.Query) *providers.UserToken {
 	case ow.read && ow.user == nil: // the owner's account is deleted
 		r.OwnerActive, r.Active = providers.Ptr(false), providers.Ptr(false)
 	case ow.read:
-		if e := ow.user.Profile.Email; e != nil {
-			r.Email = providers.NonEmpty(*e)
-		}
+		r.Email = nonEmpty(ow.user.Profile.Email)
 		r.OwnerActive = providers.Ptr(ow.user.Active())
 		r.Active = providers.Ptr(usable && !ow.user.Deprovisioned())
 	}

@@ -5,6 +5,7 @@ package okta
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/steampipe-tokens/steampipe-plugin-tokens/internal/providers"
@@ -81,10 +82,12 @@ func adminConsole(c *providers.Connection, v providers.Value, address string) er
 		return nil
 	}
 	label, domain, _ := strings.Cut(u.Hostname(), ".")
-	for _, okta := range []string{"okta.com", "oktapreview.com", "okta-emea.com", "okta-gov.com", "okta.mil"} {
-		if org, ok := strings.CutSuffix(label, "-admin"); ok && strings.EqualFold(domain, okta) {
-			return c.Bad(argDomain, v, "is the Admin Console's address; the API answers at the org's: %s://%s.%s", u.Scheme, org, domain)
-		}
+	org, admin := strings.CutSuffix(label, "-admin")
+	okta := slices.ContainsFunc([]string{"okta.com", "oktapreview.com", "okta-emea.com", "okta-gov.com", "okta.mil"}, func(d string) bool {
+		return strings.EqualFold(domain, d)
+	})
+	if admin && okta {
+		return c.Bad(argDomain, v, "is the Admin Console's address; the API answers at the org's: %s://%s.%s", u.Scheme, org, domain)
 	}
 	return nil
 }

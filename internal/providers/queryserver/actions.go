@@ -157,8 +157,7 @@ func (s *source) revoke(ctx context.Context, tok *api.UserToken, email string, r
 		return nil, nil, s.Explain(err)
 	}
 	if tok.IsCurrent {
-		row.Note = providers.Ptr("This was the connection's own token: the connection cannot call the Query Server until " +
-			argToken.Name + " is replaced.")
+		row.Note = providers.OwnTokenNote("the Query Server", argToken)
 	}
 	return row, nil, nil
 }

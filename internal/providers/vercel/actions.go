@@ -11,6 +11,8 @@ import (
 
 // TokenActions creates a token per name, or revokes one per id.
 func (s *source) TokenActions(verb string, in providers.ActionInput, _ providers.Scan) []providers.Action {
+	revoke := providers.RevokeByID{Provider: Provider, Noun: "token", OwnToken: argToken, ValidID: api.ValidTokenID,
+		NoSuch: api.ErrNoSuchToken, Revoke: s.client.DeleteToken, Explain: s.Explain}
 	var list []providers.Action
 	for _, target := range in.Targets {
 		row := &providers.ActionOutcome{Action: verb, Provider: Provider.Name}
@@ -32,8 +34,7 @@ func (s *source) TokenActions(verb string, in providers.ActionInput, _ providers
 				}}, nil
 			}})
 		case "revoke":
-			list = append(list, providers.RevokeByID{Provider: Provider, Noun: "token", OwnToken: argToken, ValidID: api.ValidTokenID,
-				NoSuch: api.ErrNoSuchToken, Revoke: s.client.DeleteToken, Explain: s.Explain}.Action(verb, target))
+			list = append(list, revoke.Action(verb, target))
 		}
 	}
 	return list
